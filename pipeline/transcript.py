@@ -1,0 +1,137 @@
+"""The transcript: plain data passed between stages and saved as versioned JSON.
+
+The saved JSON is the source of truth of the library; the search index is
+derived from it and can always be rebuilt from it. Bump SCHEMA_VERSION when
+the shape changes, and teach `from_dict` to read the older shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Word:
+    word: str  # as recognised, without surrounding whitespace
+    start: float  # seconds on the video's playback timeline
+    end: float
+    probability: float = 1.0
+    speaker: str | None = None  # speaker label, e.g. "SPEAKER_1"
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: list[Word] = field(default_factory=list)
+    speaker: str | None = None  # speaker label; display names live in Transcript.speakers
+
+
+@dataclass
+class Speaker:
+    label: str  # stable label "SPEAKER_1", in order of first appearance
+    name: str | None = None  # user-given name (`speakers --rename`)
+
+    @property
+    def display(self) -> str:
+        return self.name or self.label
+
+
+@dataclass
+class Transcript:
+    video_id: str
+    path: str
+    duration: float
+    language: str
+    engine: str
+    model: str
+    segments: list[Segment] = field(default_factory=list)
+    speakers: list[Speaker] = field(default_factory=list)
+    sha256: str = ""
+    glossary: list[str] = field(default_factory=list)
+    created: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    # -- speakers -----------------------------------------------------------
+    def speaker_name(self, label: str | None) -> str | None:
+        """Display name for a label: the user's name if given, else the label."""
+        if label is None:
+            return None
+        for s in self.speakers:
+            if s.label == label:
+                return s.display
+        return label
+
+    def find_speaker(self, name_or_label: str) -> Speaker | None:
+        key = name_or_label.casefold()
+        for s in self.speakers:
+            if s.label.casefold() == key or (s.name and s.name.casefold() == key):
+                return s
+        return None
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for s in self.segments for w in s.words]
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments).strip()
+
+    # -- serialisation ------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Transcript:
+        version = data.get("schema_version", 1)
+        if version > SCHEMA_VERSION:
+            raise ValueError(
+                f"transcript schema {version} is newer than this interview-index "
+                f"understands ({SCHEMA_VERSION}); upgrade interview-index"
+            )
+        data = dict(data)
+        segments = [
+            Segment(
+                start=s["start"],
+                end=s["end"],
+                text=s["text"],
+                speaker=s.get("speaker"),
+                words=[Word(**w) for w in s.get("words", [])],
+            )
+            for s in data.pop("segments", [])
+        ]
+        speakers = [Speaker(**s) for s in data.pop("speakers", [])]
+        data["schema_version"] = SCHEMA_VERSION
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(segments=segments, speakers=speakers, **{k: v for k, v in data.items() if k in known})
+
+    def save(self, path: Path) -> None:
+        """Write atomically (temp file + rename): a crash never leaves half a transcript."""
+        write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: Path) -> Transcript:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -57,7 +57,6 @@ def load_audio(
     if expected_duration and expected_duration > 5.0:
         got = audio.size / sr
         if got < 0.9 * expected_duration:
-            raise MediaError(
-                p, f"truncated or corrupt: decoded {got:.1f} s of audio, the file says {expected_duration:.1f} s"
-            )
+            cause = f"truncated or corrupt: decoded {got:.1f} s of audio of {expected_duration:.1f} s"
+            raise MediaError(p, cause)
     return audio

@@ -1,0 +1,371 @@
+"""The `interview-index` command: a thin shell over the library functions.
+
+Errors are one line on stderr, `error: FILE: cause`, never a traceback; the
+exit status says what happened (see ExitStatus).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import IntEnum
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from .export import FORMATS, export
+from .glossary import Glossary, merge, read_terms
+from .ingest import FatalError, FileResult, IngestOptions, Ingestor, Reporter, reindex, remove_video
+from .inputs import collect
+from .library import ENV_LIBRARY, Library
+from .manage import list_videos, rename_speakers, speaker_stats
+from .timefmt import clock
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    ERROR = 1  # something failed: a file in a batch, a lookup, a bad query
+    USAGE = 2  # click's own status for bad options
+    INTERRUPTED = 130  # Ctrl-C; finished work is kept
+
+
+def fail(message: str, status: ExitStatus = ExitStatus.ERROR) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(int(status))
+
+
+library_option = click.option(
+    "--library",
+    "library_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=ENV_LIBRARY,
+    default=None,
+    help=f"Folder holding transcripts and the index (env {ENV_LIBRARY}; default: the user data dir).",
+)
+
+
+def open_library(library_dir: Path | None) -> Library:
+    return Library(library_dir)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="interview-index")
+def main() -> None:
+    """Turn interview videos into a searchable, timestamped, speaker-attributed archive."""
+
+
+# --------------------------------------------------------------------------- ingest
+class CliReporter(Reporter):
+    """Progress bars on a terminal, one line per file everywhere."""
+
+    def __init__(self, quiet: bool = False):
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self.quiet = quiet
+        self.bar = None
+        self.total = 0
+
+    def file_started(self, index: int, total: int, path: str) -> None:
+        self.total = total
+        self.prefix = f"[{index + 1}/{total}] {Path(path).name}"
+        self._close()
+        self.bar = self._tqdm(
+            total=100, desc=self.prefix, unit="%", file=sys.stderr, disable=None, leave=False,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+        )  # fmt: skip
+
+    def stage(self, path: str, stage: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description(f"{self.prefix} {stage}")
+
+    def progress(self, path: str, fraction: float) -> None:
+        if self.bar is not None:
+            self.bar.n = round(100 * min(1.0, max(0.0, fraction)))
+            self.bar.refresh()
+
+    def file_finished(self, result: FileResult) -> None:
+        self._close()
+        name = result.path
+        if result.status == "failed":
+            click.echo(f"error: {result.error}", err=True)
+        elif not self.quiet:
+            detail = result.note or ""
+            if result.status == "done":
+                detail = f"{result.segments} segments" + (f"; {result.note}" if result.note else "")
+            tail = f" ({detail})" if detail else ""
+            click.echo(f"{result.status}: {name} -> {result.video_id or '-'}{tail}", err=True)
+
+    def message(self, text: str) -> None:
+        click.echo(text, err=True)
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+@main.command()
+@click.argument("videos", nargs=-1, required=True)
+@library_option
+@click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]), default=None,
+              help="Recognizer (default: faster-whisper, measured fastest at equal accuracy).")
+@click.option("--model", default=None, help="Model name (tiny.en, base, ...) or a local model path.")
+@click.option("--language", default=None, help="Spoken language code, e.g. en (default: detect).")
+@click.option("--beam-size", type=click.IntRange(1, 10), default=5, show_default=True)
+@click.option("--speakers", "num_speakers", type=click.IntRange(1, 20), default=None,
+              help="Exact number of speakers (default: found automatically).")
+@click.option("--min-speakers", type=click.IntRange(1, 20), default=1, show_default=True)
+@click.option("--max-speakers", type=click.IntRange(1, 20), default=8, show_default=True)
+@click.option("--no-diarize", is_flag=True, help="Skip speaker detection (one speaker).")
+@click.option("--glossary", "glossary_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File of names to expect, one a line (adds to the library glossary).")
+@click.option("--force", is_flag=True, help="Re-ingest files that are already done.")
+@click.option("--jobs", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="Prepare the next files (probe, audio) while one is transcribed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def ingest(videos, library_dir, engine, model, language, beam_size, num_speakers, min_speakers, max_speakers,
+           no_diarize, glossary_file, force, jobs, as_json):  # fmt: skip
+    """Transcribe, diarize and index VIDEOS (files, folders, globs)."""
+    library = open_library(library_dir)
+    terms = Glossary(library.glossary_path).terms()
+    if glossary_file is not None:
+        try:
+            terms = merge(terms, read_terms(glossary_file))
+        except OSError as e:
+            fail(str(e))
+    options = IngestOptions(
+        engine=engine, model=model, language=language, beam_size=beam_size, diarize=not no_diarize,
+        num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
+        glossary=terms, force=force, jobs=jobs,
+    )  # fmt: skip
+    paths = collect(list(videos))
+    if not paths:
+        fail("no media files found in " + " ".join(videos))
+    try:
+        summary = Ingestor(library, options, CliReporter(quiet=as_json)).run(paths)
+    except FatalError as e:
+        fail(str(e))
+    done, skipped, failed = (len(summary.by_status(s)) for s in ("done", "skipped", "failed"))
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        line = f"{done} done, {skipped} skipped, {failed} failed"
+        if summary.interrupted:
+            line += " (interrupted: run the same command again to finish)"
+        click.echo(line, err=True)
+        for r in summary.failed:
+            click.echo(f"  failed: {r.error}", err=True)
+    if summary.interrupted:
+        sys.exit(int(ExitStatus.INTERRUPTED))
+    if failed:
+        sys.exit(int(ExitStatus.ERROR))
+
+
+# --------------------------------------------------------------------------- search
+@main.command()
+@click.argument("query")
+@library_option
+@click.option("--speaker", default=None, help="Only this speaker (name or label, any case).")
+@click.option("--video", default=None, help="Only this video (id or path).")
+@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
+@click.option("--exact", is_flag=True, help="No sounds-alike or fuzzy matches.")
+@click.option("--json", "as_json", is_flag=True, help="Print hits as a JSON array, best first.")
+def search(query, library_dir, speaker, video, limit, exact, as_json):
+    """Find where QUERY was said: words, "phrases", AND/OR/NOT, tax*, fuzzy~."""
+    from index.errors import QueryError
+    from index.search import search as run_search
+
+    library = open_library(library_dir)
+    video_id = None
+    if video:
+        try:
+            video_id = library.resolve(video).video_id
+        except LookupError as e:
+            fail(str(e))
+    try:
+        result = run_search(
+            library.index_dir, query, speaker=speaker, video=video_id, limit=limit, exact=exact
+        )
+    except QueryError as e:
+        fail(str(e))
+    if as_json:
+        click.echo(json.dumps([h.to_dict() for h in result.hits], ensure_ascii=False, indent=1))
+        return
+    if not result.hits:
+        click.echo(f"no hits for {query}", err=True)
+    elif not result.exact_found and not exact:
+        click.echo(f"no exact match for {query}; these sound or are spelled alike:", err=True)
+    for h in result.hits:
+        tag = "" if h.match in ("exact", "stem") else f"  [{h.match}]"
+        click.echo(f"{h.video}  {clock(h.start)}  {h.speaker or '-'}  {h.highlighted()}{tag}")
+    if result.suggestions and not result.exact_found:
+        click.echo("did you mean: " + ", ".join(result.suggestions), err=True)
+
+
+# --------------------------------------------------------------------------- export
+@main.command("export")
+@click.argument("video")
+@library_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format (default: from -o's extension, else srt).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of stdout.")
+@click.option("--no-speakers", is_flag=True, help="Leave speaker names out.")
+def export_cmd(video, library_dir, fmt, output, no_speakers):
+    """Write VIDEO's transcript as subtitles (srt, vtt), text or JSON."""
+    library = open_library(library_dir)
+    try:
+        transcript = library.resolve(video)
+    except LookupError as e:
+        fail(str(e))
+    if fmt is None:
+        suffix = output.suffix.lstrip(".").lower() if output else ""
+        fmt = suffix if suffix in FORMATS else "srt"
+    text = export(transcript, fmt, speakers=not no_speakers)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+# --------------------------------------------------------------------------- list, speakers, remove
+@main.command("list")
+@library_option
+@click.option("--json", "as_json", is_flag=True)
+def list_cmd(library_dir, as_json):
+    """Every video: state, duration, language, speakers, engine and model; failures with their error."""
+    rows = list_videos(open_library(library_dir))
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    for r in rows:
+        if r["state"] == "done":
+            speakers = ", ".join(r["speakers"]) or "-"
+            click.echo(f"{r['video']}  done  {clock(r['duration'] or 0)}  {r['language']}  "
+                       f"{r['engine']}/{r['model']}  speakers: {speakers}  {r['path']}")  # fmt: skip
+        else:
+            extra = f"  {r['error']}" if r["error"] else (f"  at {r['stage']}" if r.get("stage") else "")
+            click.echo(f"{r['video'] or '-'}  {r['state']}  {r['path']}{extra}")
+    if not rows:
+        click.echo("the library is empty: `interview-index ingest VIDEO...`", err=True)
+
+
+@main.command()
+@click.argument("video")
+@library_option
+@click.option("--rename", "renames", multiple=True, metavar='LABEL="Name"',
+              help='Name a speaker, e.g. --rename SPEAKER_1="Alexander Okunev" (repeatable).')
+@click.option("--json", "as_json", is_flag=True)
+def speakers(video, library_dir, renames, as_json):
+    """List VIDEO's speakers with talk time and first words, or name them."""
+    library = open_library(library_dir)
+    try:
+        transcript = library.resolve(video)
+        if renames:
+            mapping = {}
+            for item in renames:
+                if "=" not in item:
+                    fail(f"--rename takes LABEL=Name, got {item!r}", ExitStatus.USAGE)
+                key, name = item.split("=", 1)
+                mapping[key.strip()] = name.strip().strip('"')
+            transcript = rename_speakers(library, transcript, mapping)
+    except LookupError as e:
+        fail(str(e))
+    stats = speaker_stats(transcript)
+    if as_json:
+        click.echo(json.dumps([s.__dict__ for s in stats], ensure_ascii=False, indent=1))
+        return
+    for s in stats:
+        named = f"{s.name} ({s.label})" if s.name != s.label else s.label
+        click.echo(f"{named}  {clock(s.talk_time)}  {s.segments} segments  \"{s.first_words}…\"")
+
+
+@main.command()
+@click.argument("videos", nargs=-1, required=True)
+@library_option
+def remove(videos, library_dir):
+    """Delete videos' transcripts and index entries."""
+    library = open_library(library_dir)
+    status = ExitStatus.OK
+    for ref in videos:
+        try:
+            t = library.resolve(ref)
+        except LookupError as e:
+            click.echo(f"error: {e}", err=True)
+            status = ExitStatus.ERROR
+            continue
+        remove_video(library, t.video_id)
+        click.echo(f"removed {t.video_id} ({t.path})", err=True)
+    sys.exit(int(status))
+
+
+@main.command("reindex")
+@library_option
+def reindex_cmd(library_dir):
+    """Rebuild the index from the saved transcripts (also upgrades an old index)."""
+    n = reindex(open_library(library_dir))
+    click.echo(f"reindexed {n} videos", err=True)
+
+
+# --------------------------------------------------------------------------- glossary
+@main.group()
+def glossary():
+    """The library-wide list of names every ingest tells the recognizer about."""
+
+
+@glossary.command("add")
+@click.argument("terms", nargs=-1, required=True)
+@library_option
+def glossary_add(terms, library_dir):
+    for t in Glossary(open_library(library_dir).glossary_path).add(terms):
+        click.echo(t)
+
+
+@glossary.command("remove")
+@click.argument("terms", nargs=-1, required=True)
+@library_option
+def glossary_remove(terms, library_dir):
+    for t in Glossary(open_library(library_dir).glossary_path).remove(terms):
+        click.echo(t)
+
+
+@glossary.command("list")
+@library_option
+def glossary_list(library_dir):
+    for t in Glossary(open_library(library_dir).glossary_path).terms():
+        click.echo(t)
+
+
+# --------------------------------------------------------------------------- demo
+def sample_video() -> Path:
+    return Path(str(resources.files("pipeline") / "data" / "sample_interview.mp4"))
+
+
+@main.command()
+@library_option
+@click.option("--query", default="tax relief", show_default=True)
+@click.pass_context
+def demo(ctx, library_dir, query):
+    """Ingest the bundled sample interview, search it, and print its subtitles."""
+    library = open_library(library_dir)
+    video = sample_video()
+    click.echo(f"== ingest {video}", err=True)
+    summary = Ingestor(library, IngestOptions(), CliReporter()).run([video])
+    if summary.failed:
+        fail(summary.failed[0].error or "ingest failed")
+    vid = summary.results[0].video_id
+    click.echo(f"\n== search {query!r}", err=True)
+    ctx.invoke(search, query=query, library_dir=library_dir, speaker=None, video=None, limit=5,
+               exact=False, as_json=False)  # fmt: skip
+    click.echo(f"\n== speakers {vid}", err=True)
+    ctx.invoke(speakers, video=vid, library_dir=library_dir, renames=(), as_json=False)
+    click.echo(f"\n== export {vid} --format srt", err=True)
+    ctx.invoke(export_cmd, video=vid, library_dir=library_dir, fmt="srt", output=None, no_speakers=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

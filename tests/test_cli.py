@@ -1,0 +1,148 @@
+"""The real CLI end to end: real ffmpeg, real Whisper, real diarization, a real whoosh index."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+from conftest import fixture, run_cli, truth, truth_word, video_id
+
+from pipeline.timefmt import parse_time
+
+
+def search_json(lib, *args):
+    result = run_cli("search", *args, "--json", library=lib)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_search_gives_the_time_of_the_word(ingested):
+    hits = search_json(ingested, "harbour", "--video", video_id(ingested, "two_voices.mp4"))
+    expected = [w["start"] for w in truth("two_voices")["words"] if w["word"].lower().startswith("harbour")]
+    assert len(hits) >= 2
+    for hit in hits:
+        assert {"video", "path", "start", "end", "speaker", "text", "segment_start", "segment_end", "score"} <= set(
+            hit
+        )
+        # The word's time, not the segment's: within 0.5 s of where it was said.
+        assert min(abs(hit["start"] - t) for t in expected) < 0.5, (hit, expected)
+        assert hit["segment_start"] <= hit["start"] <= hit["end"] <= hit["segment_end"] + 0.01
+
+
+def test_phrase_search_and_speaker(ingested):
+    hits = search_json(ingested, '"tax relief"')
+    assert hits, "the phrase was said once in two_voices"
+    top = hits[0]
+    assert abs(top["start"] - truth_word("two_voices", "tax")["start"]) < 0.5
+    assert "tax relief" in top["text"].lower()
+    assert re.fullmatch(r"SPEAKER_\d", top["speaker"])
+
+
+def test_boolean_and_filters(ingested):
+    both = search_json(ingested, "harbour OR budget")
+    only_budget = search_json(ingested, "budget NOT harbour")
+    assert len(both) > len(only_budget) >= 1
+    vid = video_id(ingested, "three_voices.mp4")
+    assert all(h["video"] == vid for h in search_json(ingested, "the", "--video", vid))
+
+
+def test_human_output_one_line_per_hit(ingested):
+    result = run_cli("search", "budget", library=ingested)
+    assert result.exit_code == 0
+    lines = result.stdout.strip().splitlines()
+    assert lines and all(re.match(r"\S+  \d\d:\d\d:\d\d\.\d  \S+", ln) for ln in lines)
+    assert "**" in lines[0]
+
+
+def test_bad_query_is_one_clear_line(ingested):
+    result = run_cli("search", '"unclosed phrase AND (', library=ingested)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+
+
+def parse_srt(text: str) -> list[tuple[float, float, list[str]]]:
+    cues = []
+    for block in text.strip().split("\n\n"):
+        lines = block.splitlines()
+        assert lines[0].isdigit()
+        start, end = (parse_time(x) for x in lines[1].split(" --> "))
+        cues.append((start, end, lines[2:]))
+    return cues
+
+
+def test_export_srt_follows_broadcast_conventions(ingested, tmp_path):
+    out = tmp_path / "a.srt"
+    result = run_cli("export", video_id(ingested, "three_voices.mp4"), "--format", "srt", "-o", str(out),
+                     library=ingested)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cues = parse_srt(out.read_text())
+    assert len(cues) >= 5
+    for i, (start, end, lines) in enumerate(cues):
+        assert 1 <= len(lines) <= 2
+        assert all(len(ln) <= 42 for ln in lines), lines
+        assert 0 < end - start <= 7.0
+        if i:
+            assert start >= cues[i - 1][1], "cues overlap"
+    first_lines = [lines[0] for _, _, lines in cues]
+    assert first_lines[0].startswith("[SPEAKER_1] ")
+    assert sum(ln.startswith("[") for ln in first_lines) >= 3, "a label at each speaker change"
+
+
+def test_export_vtt_txt_json(ingested):
+    vid = video_id(ingested, "two_voices.mp4")
+    vtt = run_cli("export", vid, "--format", "vtt", library=ingested).stdout
+    assert vtt.startswith("WEBVTT") and "<v SPEAKER_1>" in vtt
+    txt = run_cli("export", vid, "--format", "txt", library=ingested).stdout
+    assert re.match(r"\[00:00:0\d\.\d\] SPEAKER_1: ", txt)
+    data = json.loads(run_cli("export", vid, "--format", "json", library=ingested).stdout)
+    assert {"video", "path", "duration", "language", "engine", "model", "speakers", "segments"} <= set(data)
+    seg = data["segments"][0]
+    assert {"start", "end", "speaker", "text", "words"} <= set(seg)
+    assert {"word", "start", "end"} <= set(seg["words"][0])
+    plain = run_cli("export", vid, "--format", "srt", "--no-speakers", library=ingested).stdout
+    assert "[SPEAKER" not in plain
+
+
+def test_export_by_original_path_and_unknown_video(ingested):
+    rows = json.loads(run_cli("list", "--json", library=ingested).stdout)
+    path = next(r["path"] for r in rows if r["path"].endswith("two_voices.mp4"))
+    assert run_cli("export", path, "--format", "txt", library=ingested).exit_code == 0
+    missing = run_cli("export", "no-such-video", library=ingested)
+    assert missing.exit_code == 1 and "no-such-video" in missing.stderr
+
+
+def test_list_json(ingested):
+    rows = json.loads(run_cli("list", "--json", library=ingested).stdout)
+    assert len(rows) == 2
+    for r in rows:
+        assert r["state"] == "done" and r["language"] == "en"
+        assert r["engine"] and r["model"] and r["duration"] > 10
+    by_name = {r["path"].rsplit("/", 1)[1]: r for r in rows}
+    assert len(by_name["two_voices.mp4"]["speakers"]) == 2
+    assert len(by_name["three_voices.mp4"]["speakers"]) == 3
+
+
+def test_reingest_is_idempotent_and_content_identified(ingested, tmp_path):
+    copy = tmp_path / "renamed copy.mp4"
+    shutil.copy(fixture("two_voices.mp4"), copy)
+    before = search_json(ingested, "harbour")
+    result = run_cli("ingest", str(copy), "--json", library=ingested)
+    assert result.exit_code == 0
+    summary = json.loads(result.stdout)
+    assert summary["skipped"] == 1 and summary["done"] == 0
+    assert search_json(ingested, "harbour") == before
+
+
+@pytest.mark.parametrize("speakers_flag", ["--no-diarize"])
+def test_late_audio_track_keeps_playback_time(tmp_path, speakers_flag):
+    """The audio starts 1.5 s into the video: hits must be at playback time."""
+    lib = tmp_path / "lib"
+    result = run_cli("ingest", str(fixture("late_audio.mp4")), "--language", "en", speakers_flag, library=lib)
+    assert result.exit_code == 0, result.output
+    hits = search_json(lib, "budget")
+    t = truth("late_audio")
+    spoken = [w["start"] + t["audio_offset"] for w in t["words"] if w["word"].lower().startswith("budget")]
+    assert hits and all(min(abs(h["start"] - s) for s in spoken) < 0.5 for h in hits), (hits, spoken)

@@ -1,0 +1,151 @@
+"""Benchmark the whole pipeline on the benchmark interview, per engine.
+
+    python bench/bench_pipeline.py [--video ../shared/bench/htp_interview.mp4] [--engines a,b] [--model base]
+
+For each engine, in its own process (so peak RSS is that engine's):
+realtime factor (audio s / wall s), peak RSS, WER against the reference text
+(Whisper's English normalizer), for a dozen keywords the error between the
+top search hit's time and the true word start, pipeline overhead against
+calling the engine directly on the same audio in the same run, and the
+diarization stage's share of the ingest. Floors (issue 2 and 3) are checked
+and the exit status is non-zero when one is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "bench"
+KEYWORDS = ["Microsoft", "Apple", "Europe", "Canada", "metallurgy", "medicine", "bureaucracy",
+            "questionnaire", "robots", '"tax relief"', "equipment", "salaries"]  # fmt: skip
+
+
+def wer(ref: str, hyp: str) -> float:
+    import jiwer
+    from whisper.normalizers import EnglishTextNormalizer
+
+    norm = EnglishTextNormalizer()
+    return jiwer.wer(norm(ref), norm(hyp))
+
+
+def truth_start(truth: dict, keyword: str) -> list[float]:
+    first = keyword.strip('"').split()[0].lower()
+    return [w["start"] for w in truth["words"] if w["word"].lower().strip(".,?!") == first]
+
+
+def child(video: Path, engine_name: str, model: str) -> dict:
+    from index.search import search
+
+    from media.audio import load_audio
+    from pipeline.engines import TranscribeOptions, load_engine
+    from pipeline.ingest import IngestOptions, Ingestor
+    from pipeline.library import Library
+
+    truth = json.loads(video.with_suffix(".truth.json").read_text())
+    ref = video.with_suffix(".ref.txt").read_text()
+    audio = load_audio(video)
+    seconds = audio.size / 16000
+    engine = load_engine(engine_name, model)
+    options = TranscribeOptions()
+
+    def direct() -> tuple[float, object]:
+        t = time.perf_counter()
+        result = engine.transcribe(audio, options)
+        return time.perf_counter() - t, result
+
+    d1, result = direct()
+    with tempfile.TemporaryDirectory() as tmp:
+        library = Library(tmp)
+        ingestor = Ingestor(library, IngestOptions(engine=engine_name, model=model))
+        ingestor._engine = engine  # the loaded model: load time is not what is compared
+        t = time.perf_counter()
+        summary = ingestor.run([video])
+        wall = time.perf_counter() - t
+        file = summary.results[0]
+        assert file.status == "done", file
+        speakers_s = file.timings.get("speakers", 0.0)
+        transcript = library.load_transcript(file.video_id)
+        keywords = {}
+        for kw in KEYWORDS:
+            hits = search(library.index_dir, kw, limit=1).hits
+            spoken = truth_start(truth, kw)
+            err = min(abs(hits[0].start - s) for s in spoken) if hits else None
+            keywords[kw] = {"found": bool(hits), "error_s": None if err is None else round(err, 3),
+                            "match": hits[0].match if hits else None}  # fmt: skip
+    d2, _ = direct()
+    direct_s = (d1 + d2) / 2
+    return {
+        "engine": engine_name,
+        "model": engine.model_name,
+        "audio_s": round(seconds, 1),
+        "direct_s": round(direct_s, 2),
+        "ingest_s": round(wall, 2),
+        "speakers_s": round(speakers_s, 2),
+        "realtime_factor": round(seconds / wall, 1),
+        "engine_realtime_factor": round(seconds / direct_s, 1),
+        "overhead": round((wall - speakers_s) / direct_s - 1, 3),
+        "diarization_share": round(speakers_s / wall, 3),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "wer": round(wer(ref, transcript.text), 4),
+        "wer_direct": round(wer(ref, " ".join(s.text for s in result.segments)), 4),
+        "speakers_found": len(transcript.speakers),
+        "keywords": keywords,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--video", type=Path, default=SHARED / "htp_interview.mp4")
+    ap.add_argument("--engines", default="faster-whisper,openai-whisper")
+    ap.add_argument("--model", default="base")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.video, args.child, args.model)))
+        return 0
+    rows, ok = [], True
+    for name in args.engines.split(","):
+        proc = subprocess.run([sys.executable, __file__, "--child", name, "--video", str(args.video),
+                               "--model", args.model], capture_output=True, text=True)  # fmt: skip
+        if proc.returncode:
+            print(proc.stderr, file=sys.stderr)
+            return 1
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    print(f"{'engine':16} {'model':8} {'RTF':>6} {'engine RTF':>10} {'overhead':>8} {'RSS MiB':>8} "
+          f"{'WER':>6} {'diar share':>10} {'speakers':>8} {'kw found':>8} {'kw <=1s':>7}")  # fmt: skip
+    for r in rows:
+        kws = r["keywords"].values()
+        found = sum(k["found"] for k in kws)
+        close = sum(k["found"] and k["error_s"] <= 1.0 for k in kws)
+        print(f"{r['engine']:16} {r['model']:8} {r['realtime_factor']:6.1f} {r['engine_realtime_factor']:10.1f} "
+              f"{r['overhead']:8.1%} {r['peak_rss_mib']:8d} {r['wer']:6.1%} {r['diarization_share']:10.1%} "
+              f"{r['speakers_found']:8d} {found:5d}/{len(kws)} {close:4d}/{len(kws)}")  # fmt: skip
+        for kw, k in r["keywords"].items():
+            print(f"    {kw:16} found={k['found']!s:5} error={k['error_s']} match={k['match']}")
+        checks = {
+            "WER <= 12%": r["wer"] <= 0.12,
+            "every keyword found": found == len(kws),
+            "all but one keyword within 1.0 s": close >= len(kws) - 1,
+            "pipeline overhead <= 10%": r["overhead"] <= 0.10,
+            "diarization <= 25% of ingest": r["diarization_share"] <= 0.25,
+        }
+        for name, passed in checks.items():
+            print(f"    {'PASS' if passed else 'FAIL'}  {name}")
+            ok = ok and passed
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    (out / "pipeline.json").write_text(json.dumps(rows, indent=1))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Batch ingestion that never loses work: bad input, interruption, concurrency.
+
+These run the real CLI in subprocesses (so that SIGKILL and SIGINT are real)
+on committed fixtures, with the real recognizer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import fixture, run_cli
+from index.writer import segment_counts
+
+from pipeline.library import Library
+
+QUERIES = ["harbour", "budget", "the", '"tax relief"']
+
+
+def cli_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline.cli", *args]
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + e.get("PYTHONPATH", "")
+    return e
+
+
+def copy_fixtures(dest: Path, names=("two_voices.mp4", "three_voices.mp4", "made_up_name.mp4")) -> list[Path]:
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for n in names:
+        shutil.copy(fixture(n), dest / n)
+        out.append(dest / n)
+    return out
+
+
+def hits(lib: Path) -> dict[str, list[tuple]]:
+    """What a user sees: every query's hits, comparable across libraries."""
+    out = {}
+    for q in QUERIES:
+        res = run_cli("search", q, "--json", "--limit", "200", library=lib)
+        assert res.exit_code == 0, res.output
+        out[q] = sorted((h["video"], h["start"], h["end"], h["speaker"], h["text"]) for h in json.loads(res.stdout))
+    return out
+
+
+def assert_indexed_once(lib: Path, expected_videos: int) -> None:
+    library = Library(lib)
+    counts = segment_counts(library.index_dir)
+    assert len(counts) == expected_videos, counts
+    for t in library.transcripts():
+        assert counts[t.video_id] == len(t.segments), (t.video_id, counts)
+
+
+def wait_for_stage(lib: Path, proc: subprocess.Popen, stage: str, done_before: int, timeout: float = 240) -> None:
+    """Block until `done_before` files are done and another is at `stage`."""
+    deadline = time.monotonic() + timeout
+    jobs = lib / "jobs"
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        states = []
+        for p in jobs.glob("*.json") if jobs.is_dir() else []:
+            try:
+                states.append(json.loads(p.read_text()))
+            except ValueError:
+                continue
+        done = sum(s["status"] == "done" for s in states)
+        if done >= done_before and any(s["status"] == "running" and s["stage"] == stage for s in states):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never reached {stage} after {done_before} files")
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> dict:
+    """An uninterrupted run over the same three files."""
+    lib = tmp_path_factory.mktemp("baseline")
+    files = copy_fixtures(tmp_path_factory.mktemp("media"))
+    res = subprocess.run(cli_argv("ingest", *map(str, files), "--language", "en", "--library", str(lib)),
+                         env=env(), capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    return hits(lib)
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGKILL, -9), (signal.SIGINT, 130)])
+def test_interrupted_ingest_resumes_to_the_same_index(tmp_path, baseline, sig, status):
+    lib = tmp_path / "lib"
+    files = copy_fixtures(tmp_path / "media")
+    argv = cli_argv("ingest", *map(str, files), "--language", "en", "--library", str(lib))
+    proc = subprocess.Popen(argv, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_stage(lib, proc, "transcribe", done_before=1)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == status, err
+    if sig == signal.SIGINT:
+        assert "interrupted" in err
+    rows = json.loads(run_cli("list", "--json", library=lib).stdout)
+    assert sum(r["state"] == "done" for r in rows) >= 1
+    assert any(r["state"] == "interrupted" for r in rows), rows
+
+    again = subprocess.run(argv + ["--json"], env=env(), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["failed"] == 0 and summary["done"] + summary["skipped"] == 3
+    assert summary["skipped"] >= 1
+    assert_indexed_once(lib, 3)
+    assert hits(lib) == baseline
+
+
+def test_search_while_ingesting_and_two_ingests_at_once(tmp_path, baseline):
+    lib = tmp_path / "lib"
+    files = copy_fixtures(tmp_path / "media")
+    argv = cli_argv("ingest", *map(str, files), "--language", "en", "--library", str(lib), "--json")
+    first = subprocess.Popen(argv, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_stage(lib, first, "transcribe", done_before=1)
+    second = subprocess.Popen(argv, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A search while both run sees the video already indexed.
+    during = run_cli("search", "harbour", "--json", library=lib)
+    assert during.exit_code == 0 and json.loads(during.stdout), during.output
+    out1, err1 = first.communicate(timeout=600)
+    out2, err2 = second.communicate(timeout=600)
+    assert first.returncode == 0, err1
+    assert second.returncode == 0, err2
+    s1, s2 = json.loads(out1), json.loads(out2)
+    assert s1["done"] + s2["done"] == 3, (s1, s2)
+    assert_indexed_once(lib, 3)
+    assert hits(lib) == baseline
+
+
+def make_bad_inputs(d: Path) -> dict[str, Path]:
+    d.mkdir(parents=True, exist_ok=True)
+    good = d / "good interview – Ærø.mp4"
+    shutil.copy(fixture("two_voices.mp4"), good)
+    empty = d / "empty.mp4"
+    empty.write_bytes(b"")
+    text = d / "notes.mp4"
+    text.write_text("not a video, just notes\n" * 20)
+    data = fixture("three_voices.mp4").read_bytes()
+    truncated = d / "truncated.mp4"
+    truncated.write_bytes(data[: len(data) // 2])
+    unreadable = d / "unreadable.mp4"
+    shutil.copy(fixture("two_voices.mp4"), unreadable)
+    unreadable.chmod(0)
+    return {
+        "good": good,
+        "silence": shutil.copy(fixture("silence.mp4"), d / "silence.mp4"),
+        "missing": d / "missing.mp4",
+        "empty": empty,
+        "text": text,
+        "truncated": truncated,
+        "no_audio": shutil.copy(fixture("no_audio.mp4"), d / "no_audio.mp4"),
+        "unreadable": unreadable,
+    }
+
+
+def test_bad_inputs_in_one_batch(tmp_path, monkeypatch):
+    files = {k: Path(v) for k, v in make_bad_inputs(tmp_path / "media").items()}
+    if os.geteuid() == 0:
+        # root reads any file: cause the permission fault the only way left.
+        import media.probe
+
+        real_access = os.access
+        monkeypatch.setattr(media.probe.os, "access",
+                            lambda p, mode: False if Path(p) == files["unreadable"] else real_access(p, mode))  # fmt: skip
+    lib = tmp_path / "lib"
+    result = run_cli("ingest", *map(str, files.values()), "--language", "en", "--json", library=lib)
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    by_path = {Path(f["path"]).name: f for f in summary["files"]}
+    assert by_path[files["good"].name]["status"] == "done"
+    silence = by_path["silence.mp4"]
+    assert silence["status"] == "done" and silence["segments"] == 0 and "no speech" in silence["note"]
+    causes = {
+        "missing": "no such file",
+        "empty": "empty",
+        "text": "not a media file",
+        "truncated": "truncated",
+        "no_audio": "no audio track",
+        "unreadable": "permission denied",
+    }
+    for key, cause in causes.items():
+        f = by_path[files[key].name]
+        assert f["status"] == "failed", f
+        assert str(files[key]) in f["error"] and cause in f["error"], f["error"]
+    # One line per bad file on stderr, naming file and cause.
+    for key in causes:
+        assert sum(str(files[key]) in ln for ln in result.stderr.splitlines() if ln.startswith("error:")) == 1
+    # Nothing written for the bad ones; the good one is searchable.
+    library = Library(lib)
+    assert len(library.video_ids()) == 2
+    found = json.loads(run_cli("search", "harbour", "--json", library=lib).stdout)
+    assert found and all(Path(h["path"]).name == files["good"].name for h in found)
+    rows = json.loads(run_cli("list", "--json", library=lib).stdout)
+    assert sum(r["state"] == "failed" for r in rows) == 6
+    assert all(r["error"] for r in rows if r["state"] == "failed")
+
+
+def test_changed_file_replaces_its_entries_and_remove(tmp_path):
+    lib = tmp_path / "lib"
+    media = tmp_path / "media"
+    media.mkdir()
+    target = media / "interview.mp4"
+    shutil.copy(fixture("two_voices.mp4"), target)
+    assert run_cli("ingest", str(target), "--language", "en", library=lib).exit_code == 0
+    shutil.copy(fixture("three_voices.mp4"), target)  # same path, new content
+    assert run_cli("ingest", str(target), "--language", "en", library=lib).exit_code == 0
+    library = Library(lib)
+    assert len(library.video_ids()) == 1
+    assert_indexed_once(lib, 1)
+    assert json.loads(run_cli("search", "harbour", "--json", "--exact", library=lib).stdout) == []
+    assert run_cli("remove", str(target), library=lib).exit_code == 0
+    assert library.video_ids() == [] and segment_counts(library.index_dir) == {}

@@ -169,8 +169,11 @@ def test_bad_inputs_in_one_batch(tmp_path, monkeypatch):
         import media.probe
 
         real_access = os.access
-        monkeypatch.setattr(media.probe.os, "access",
-                            lambda p, mode: False if Path(p) == files["unreadable"] else real_access(p, mode))  # fmt: skip
+
+        def access(p, mode):
+            return False if Path(p) == files["unreadable"] else real_access(p, mode)
+
+        monkeypatch.setattr(media.probe.os, "access", access)
     lib = tmp_path / "lib"
     result = run_cli("ingest", *map(str, files.values()), "--language", "en", "--json", library=lib)
     assert result.exit_code == 1

@@ -1,0 +1,129 @@
+"""Index micro-benchmark: bulk build with procs=1 vs procs=2, index size, query times.
+
+Synthetic text (Zipf-distributed pseudo-words plus common English words) so
+it needs no ASR and no data download; the numbers are about whoosh and our
+analysis, not about recognition.
+
+    .venv/bin/python bench/bench_index.py [--segments 100000] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from index.search import search  # noqa: E402
+from index.writer import rebuild  # noqa: E402
+from pipeline.transcript import Segment, Speaker, Transcript, Word  # noqa: E402
+
+COMMON = (
+    "the of and to a in that is was he for it with as his on be at by i this had not are but from or have an "
+    "they which one you were her all she there would their we him been has when who will more no if out so said "
+    "what up its about into than them can only other new some could time these two may then do first any my now "
+    "such like our over man me even most made after also did many before must through back years where much your "
+    "way well down should because each just those people tax relief budget harbour mining council"
+).split()
+SYLLABLES = ["ka", "lo", "mi", "ne", "ro", "su", "ta", "vi", "zo", "bre", "dan", "gor", "kil", "mar", "pol", "ski"]
+
+
+def vocabulary(rng: random.Random, n: int = 20_000) -> list[str]:
+    words = set()
+    while len(words) < n:
+        words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
+
+
+def transcripts(n_segments: int, per_video: int = 500, seed: int = 7) -> list[Transcript]:
+    rng = random.Random(seed)
+    vocab = COMMON + vocabulary(rng)
+    weights = [1.0 / (r + 1) for r in range(len(vocab))]  # Zipf
+    out = []
+    for v in range(0, n_segments, per_video):
+        segs = []
+        t = 0.0
+        for _ in range(min(per_video, n_segments - v)):
+            n = rng.randint(8, 20)
+            text_words = rng.choices(vocab, weights, k=n)
+            words = []
+            for w in text_words:
+                words.append(Word(w, round(t, 3), round(t + 0.3, 3)))
+                t += 0.35
+            segs.append(Segment(words[0].start, words[-1].end, " ".join(text_words), words, f"SPEAKER_{v % 3 + 1}"))
+            t += 0.5
+        out.append(Transcript(f"vid{v:06d}", f"/media/vid{v:06d}.mp4", t, "en", "synthetic", "none",
+                              segments=segs, speakers=[Speaker("SPEAKER_1", "Jane Doe")]))  # fmt: skip
+    return out
+
+
+def dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def build(ts: list[Transcript], procs: int, root: Path) -> tuple[float, int, Path]:
+    d = root / f"index-p{procs}"
+    shutil.rmtree(d, ignore_errors=True)
+    t = time.perf_counter()
+    rebuild(d, ts, procs=procs)
+    return time.perf_counter() - t, dir_size(d), d
+
+
+def query_time(index_dir: Path, q: str, runs: int = 7, **kw) -> tuple[float, int, str]:
+    times = []
+    result = None
+    for _ in range(runs):
+        t = time.perf_counter()
+        result = search(index_dir, q, **kw)
+        times.append(time.perf_counter() - t)
+    first = result.hits[0].match if result and result.hits else "-"
+    return statistics.median(times), len(result.hits) if result else 0, first
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--segments", type=int, default=100_000)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+
+    ts = transcripts(args.segments)
+    report: dict[str, object] = {"segments": args.segments, "videos": len(ts)}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        t1, size1, d1 = build(ts, 1, root)
+        t2, size2, _ = build(ts, 2, root)
+        report.update(
+            build_procs1_s=round(t1, 1), build_procs2_s=round(t2, 1), procs2_over_procs1=round(t2 / t1, 2),
+            index_mb_procs1=round(size1 / 2**20, 1), index_mb_procs2=round(size2 / 2**20, 1),
+        )  # fmt: skip
+        print(f"build {args.segments} segments: procs=1 {t1:.1f}s, procs=2 {t2:.1f}s "
+              f"(ratio {t2 / t1:.2f}); index {size1 / 2**20:.1f} MB")  # fmt: skip
+        queries = {
+            "two_terms": ("people time", {}),
+            "two_terms_exact": ("people time", {"exact": True}),
+            "phrase": ('"the people"', {}),
+            "common_word": ("people", {}),
+            "prefix": ("harb*", {}),
+            "speaker_filter": ("budget", {"speaker": "jane doe"}),
+            "no_exact_name": ("Skolkovo", {}),
+            "no_exact_name_exact": ("Skolkovo", {"exact": True}),
+        }
+        report["queries_ms"] = {}
+        for name, (q, kw) in queries.items():
+            secs, n, first = query_time(d1, q, **kw)
+            report["queries_ms"][name] = round(secs * 1000, 1)
+            print(f"query {name:20} {q!r:14} {secs * 1000:7.1f} ms  {n} hits, first {first}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

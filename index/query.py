@@ -1,0 +1,248 @@
+"""From what a journalist types to the whoosh queries of each match tier.
+
+The query is parsed once against the unstemmed `exact` field. Each tier then
+rewrites every positive word into what that tier accepts for it:
+
+    exact     the word as typed (case and accents folded)
+    stem      + other forms of the word ("reliefs" for "relief")
+    phonetic  + words that sound alike (Double Metaphone, one key edit, or
+                heard as two words: "Kiti Wake")
+    fuzzy     + words spelled alike (edit distance)
+
+Every tier accepts everything the tier before it does, so a segment found
+first at tier N needed exactly that much tolerance: that is its `match`. Words
+under NOT stay at the stem tier in every tier: tolerance there would hide
+segments the user did not mean to exclude.
+
+Phrases become word-by-word sequences across fields; that works because all
+text fields share positions (see normalize).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from whoosh import query as Q
+from whoosh.qparser import FieldsPlugin, FuzzyTermPlugin, QueryParser, RangePlugin
+
+from . import phonetic
+from .analysis import stem
+from .errors import QueryError
+from .schema import EXACT, SOUND, TEXT_FIELD, make_schema
+
+TIERS = ("exact", "stem", "phonetic", "fuzzy")
+MIN_FUZZY_LETTERS = 5
+MIN_PREFIX = 2
+
+_OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
+_BINARY = _OPERATORS - {"NOT"}
+
+_parser: QueryParser | None = None
+
+
+def _get_parser() -> QueryParser:
+    global _parser
+    if _parser is None:
+        p = QueryParser(EXACT, make_schema())
+        # Filters are parameters, not query syntax: "10:30" or "a:b" are text.
+        p.remove_plugin_class(FieldsPlugin)
+        p.remove_plugin_class(RangePlugin)
+        p.add_plugin(FuzzyTermPlugin())
+        _parser = p
+    return _parser
+
+
+def fuzzy_distance(word: str) -> int:
+    """Edits allowed for an automatic fuzzy match: none for short words, whose
+    one-edit neighbours are mostly other real words."""
+    if len(word) < MIN_FUZZY_LETTERS:
+        return 0
+    return 1 if len(word) < 8 else 2
+
+
+@dataclass
+class ParsedQuery:
+    text: str
+    tree: Q.Query  # on the exact field, as whoosh parsed it
+    words: list[str]  # folded positive words and phrases, for suggestions
+
+    def tiers(self, exact: bool = False) -> Iterator[tuple[str, Q.Query]]:
+        """(tier, query) from strictest to most tolerant, skipping tiers that add nothing.
+
+        With `exact`, no automatic tolerance: only the exact and stem tiers,
+        plus a fuzzy tier for words the user marked fuzzy with `~`.
+        """
+        previous = None
+        for tier in TIERS:
+            if exact and tier == "phonetic":
+                continue
+            q = rewrite(self.tree, tier, exact)
+            if q != previous:
+                yield tier, q
+            previous = q
+
+
+def _check_syntax(text: str) -> None:
+    """Reject what whoosh would silently reinterpret (it parses anything)."""
+    if text.count('"') % 2:
+        raise QueryError(text, 'unclosed quote: phrases need a closing "')
+    depth = 0
+    for ch in re.sub(r'"[^"]*"', "", text):
+        depth += (ch == "(") - (ch == ")")
+        if depth < 0:
+            raise QueryError(text, "')' without a matching '('")
+    if depth:
+        raise QueryError(text, "'(' without a matching ')'")
+    words = re.sub(r'"[^"]*"', " x ", text).replace("(", " ( ").replace(")", " ) ").split()
+    for i, w in enumerate(words):
+        if w not in _OPERATORS:
+            continue
+        before = words[i - 1] if i else None
+        after = words[i + 1] if i + 1 < len(words) else None
+        if after is None or after == ")" or after in _BINARY:
+            raise QueryError(text, f'{w} needs a word after it (quote it to search for the word "{w}")')
+        if w in _BINARY and (before is None or before == "(" or before in _OPERATORS):
+            raise QueryError(text, f'{w} needs a word before it (quote it to search for the word "{w}")')
+
+
+def parse(text: str) -> ParsedQuery:
+    """Parse a query; a QueryError says in one line what is wrong with it."""
+    text = (text or "").replace("\x02", " ").strip()
+    if not text:
+        raise QueryError(text, "empty query")
+    _check_syntax(text)
+    try:
+        tree = _get_parser().parse(text)
+    except Exception as e:  # whoosh's parser errors have no common base worth trusting
+        raise QueryError(text, f"cannot parse it ({e})") from None
+    for node in _walk(tree):
+        error = getattr(node, "error", None)
+        if error:
+            raise QueryError(text, str(error))
+        if isinstance(node, Q.Every):
+            raise QueryError(text, "'*' alone matches everything; add a word")
+        if isinstance(node, Q.Prefix) and len(node.text) < MIN_PREFIX:
+            raise QueryError(text, f"prefix {node.text}* is too short; give at least {MIN_PREFIX} letters")
+    positives = list(_positive_leaves(tree))
+    if not positives:
+        if any(isinstance(n, Q.Not) for n in _walk(tree)):
+            raise QueryError(text, "NOT needs something to search for, e.g. 'tax NOT relief'")
+        raise QueryError(text, "nothing to search for (no words in it)")
+    words = []
+    for leaf in positives:
+        if isinstance(leaf, Q.Phrase):
+            words.append(" ".join(leaf.words))
+        elif isinstance(leaf, Q.Term):
+            words.append(leaf.text)
+    return ParsedQuery(text, tree, words)
+
+
+def _walk(q: Q.Query) -> Iterator[Q.Query]:
+    yield q
+    for child in q.children():
+        yield from _walk(child)
+
+
+def _positive_leaves(q: Q.Query) -> Iterator[Q.Query]:
+    if q is Q.NullQuery or isinstance(q, Q.Not):
+        return
+    if isinstance(q, Q.AndNot):
+        yield from _positive_leaves(q.a)
+        return
+    if q.is_leaf():
+        yield q
+        return
+    for child in q.children():
+        yield from _positive_leaves(child)
+
+
+def positive(q: Q.Query) -> Q.Query:
+    """The query without its NOT parts: what a hit's matched words are found with."""
+    if isinstance(q, Q.AndNot):
+        return positive(q.a)
+    if isinstance(q, Q.AndMaybe):
+        return Q.Or([positive(q.a), positive(q.b)])
+    if isinstance(q, Q.Not):
+        return Q.NullQuery
+    if q.is_leaf():
+        return q
+    if isinstance(q, Q.And | Q.Or):
+        kids = [positive(c) for c in q.children()]
+        kids = [k for k in kids if k is not Q.NullQuery]
+        return type(q)(kids, boost=q.boost) if kids else Q.NullQuery
+    return q.apply(positive)
+
+
+# -- per-tier rewriting ----------------------------------------------------
+
+
+def _sound_alternatives(word: str) -> list[Q.Query]:
+    """Queries on the sound field for a word, best-sounding first."""
+    if not phonetic.searchable(word):
+        return []
+    alts: list[Q.Query] = []
+    for key in phonetic.keys(word):
+        alts.append(Q.Term(SOUND, key, boost=2.0))
+        if len(key) >= phonetic.MIN_NEAR_KEY:
+            alts.append(Q.FuzzyTerm(SOUND, key, maxdist=1, prefixlength=0))
+    for a, b in phonetic.splits(word):
+        alts.append(Q.Sequence([_any(SOUND, phonetic.keys(a)), _any(SOUND, phonetic.keys(b))], slop=1))
+    return alts
+
+
+def _any(field: str, texts: tuple[str, ...]) -> Q.Query:
+    terms = [Q.Term(field, t) for t in texts]
+    return terms[0] if len(terms) == 1 else Q.Or(terms)
+
+
+def word_query(word: str, tier: str, exact: bool = False, fuzzy: tuple[int, int] | None = None) -> Q.Query:
+    """What tier `tier` accepts for one query word.
+
+    `fuzzy` is (maxdist, prefixlength) when the user wrote `word~`: then the
+    fuzzy tier uses their distance, even with `exact`.
+    """
+    if tier == "exact":
+        return Q.Term(EXACT, word)
+    stemmed = Q.Term(TEXT_FIELD, stem(word))
+    if tier == "stem":
+        return stemmed
+    alts: list[Q.Query] = [stemmed]
+    if not exact:
+        alts.extend(_sound_alternatives(word))
+    if tier == "fuzzy":
+        if fuzzy is not None:
+            alts.append(Q.FuzzyTerm(EXACT, word, maxdist=fuzzy[0], prefixlength=fuzzy[1]))
+        elif not exact and fuzzy_distance(word):
+            alts.append(Q.FuzzyTerm(EXACT, word, maxdist=fuzzy_distance(word), prefixlength=1))
+    return alts[0] if len(alts) == 1 else Q.Or(alts)
+
+
+def rewrite(tree: Q.Query, tier: str, exact: bool = False) -> Q.Query:
+    """The query of one tier (see module docstring)."""
+
+    def leaf(q: Q.Query, tier: str) -> Q.Query:
+        if isinstance(q, Q.FuzzyTerm):
+            return word_query(q.text, tier, exact, fuzzy=(q.maxdist, q.prefixlength))
+        if isinstance(q, Q.Term) and q.fieldname == EXACT:
+            return word_query(q.text, tier, exact).with_boost(q.boost)
+        if isinstance(q, Q.Phrase) and q.fieldname == EXACT:
+            if tier == "exact":
+                return q
+            if tier == "stem":
+                return Q.Phrase(TEXT_FIELD, [stem(w) for w in q.words], slop=q.slop, boost=q.boost)
+            parts = [word_query(w, tier, exact) for w in q.words]
+            return Q.Sequence(parts, slop=q.slop, boost=q.boost)
+        return q  # prefix, wildcard: matched against the exact words only
+
+    def walk(q: Q.Query, tier: str) -> Q.Query:
+        if isinstance(q, Q.Not):
+            return Q.Not(walk(q.query, "stem"), boost=q.boost)
+        if isinstance(q, Q.AndNot):
+            return Q.AndNot(walk(q.a, tier), walk(q.b, "stem"))
+        if q.is_leaf():
+            return leaf(q, tier)
+        return q.apply(lambda c: walk(c, tier))
+
+    return walk(tree, tier)

@@ -1,0 +1,48 @@
+"""The whoosh schema: one document per transcript segment.
+
+Bump SCHEMA_VERSION whenever a field, an analyzer or the tokenization in
+`normalize` changes: an index built the old way would silently mis-match, so
+`store` refuses to use it and `reindex` (writer.rebuild) builds a new one.
+"""
+
+from __future__ import annotations
+
+from whoosh.analysis import IDAnalyzer
+from whoosh.fields import ID, STORED, TEXT, Schema
+
+from .analysis import PreparedAnalyzer
+
+SCHEMA_VERSION = 1
+
+VIDEO = "video"
+PATH = "path"
+# Segment times: integer milliseconds, stored only. Float NUMERIC fields made
+# the index 4x bigger; even int NUMERIC added ~30% (every distinct value
+# indexes 8 trie terms) for range queries nothing asks for.
+START = "start"
+END = "end"
+SPEAKER = "speaker"  # display name, indexed lowercased
+SPEAKER_LABEL = "speaker_label"  # "SPEAKER_1", indexed lowercased
+TEXT_FIELD = "text"  # stemmed; stores the segment text as heard
+EXACT = "exact"  # folded surface words, not stemmed
+SOUND = "sound"  # Double Metaphone keys
+WORDS = "words"  # stored only: the words and their times, see writer.pack_words
+
+
+def make_schema() -> Schema:
+    def text(kind: str, stored: bool = False) -> TEXT:
+        # Several tokens of one query word ("U.S", "tax-relief") are a phrase.
+        return TEXT(analyzer=PreparedAnalyzer(kind), phrase=True, stored=stored, multitoken_query="phrase")
+
+    return Schema(
+        video=ID(stored=True),
+        path=STORED(),
+        start=STORED(),
+        end=STORED(),
+        speaker=ID(stored=True, analyzer=IDAnalyzer(lowercase=True)),
+        speaker_label=ID(stored=True, analyzer=IDAnalyzer(lowercase=True)),
+        text=text("stem", stored=True),
+        exact=text("exact"),
+        sound=text("sound"),
+        words=STORED(),
+    )

@@ -1,0 +1,298 @@
+"""Searching: tiers of tolerance, word-level times, suggestions.
+
+Hits come tier by tier (exact, stem, phonetic, fuzzy; see index.query), each
+tier excluding segments an earlier one found, so a tolerant hit can never
+push an exact one out of the list. Within a tier whoosh's BM25 orders them.
+
+A hit's time is that of the word (or phrase) that matched, not of the
+segment: the matcher's spans give token positions, and the stored words map
+positions back to words and their times.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whoosh import query as Q
+from whoosh.searching import Searcher
+
+from . import normalize, query, schema, store
+from .writer import unpack_words
+
+MAX_SUGGESTIONS = 5
+_EDGE = re.compile(r"^\W+|\W+$")
+
+
+@dataclass
+class Hit:
+    video: str
+    path: str
+    start: float  # seconds: start of the matched word or phrase
+    end: float  # seconds: end of the matched word or phrase
+    speaker: str | None  # display name (user-given name, else the label)
+    speaker_label: str | None  # "SPEAKER_1"
+    text: str  # the segment's text as recognised
+    segment_start: float
+    segment_end: float
+    score: float  # higher is better; consistent with the order across tiers (see _ranked)
+    match: str  # "exact" | "stem" | "phonetic" | "fuzzy"
+    words: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    matched: tuple[int, ...] = field(default=(), repr=False, compare=False)  # indexes into words
+
+    PUBLIC = (
+        "video", "path", "start", "end", "speaker", "speaker_label", "text",
+        "segment_start", "segment_end", "score", "match",
+    )  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        """The hit as the CLI's --json prints it (public field names)."""
+        return {k: getattr(self, k) for k in self.PUBLIC}
+
+    @property
+    def matched_text(self) -> str:
+        """The matched words as heard, e.g. "Skilcovo" for a search of Skolkovo."""
+        return " ".join(_EDGE.sub("", self.words[i]) for i in self.matched)
+
+    def highlighted(self, before: str = "**", after: str | None = None) -> str:
+        """The segment text with each run of matched words wrapped: "we need **tax relief** now"."""
+        after = before if after is None else after
+        if not self.matched:
+            return self.text
+        text, spans = _locate(self.text, self.words)
+        marked = set(self.matched)
+        out, cursor, i = [], 0, 0
+        while i < len(spans):
+            if i not in marked:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(spans) and j + 1 in marked:
+                j += 1
+            a, b = _trim(text, spans[i][0], spans[j][1])
+            if a < b:
+                out.append(text[cursor:a] + before + text[a:b] + after)
+                cursor = b
+            i = j + 1
+        out.append(text[cursor:])
+        return "".join(out)
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    exact_found: bool  # False: nothing matched as typed (or stemmed); hits are sound/spelling-alike
+    suggestions: list[str]  # "did you mean" words from the index, when not exact_found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hits": [h.to_dict() for h in self.hits],
+            "exact_found": self.exact_found,
+            "suggestions": list(self.suggestions),
+        }
+
+
+def search(
+    index_dir: Path,
+    query_text: str,
+    *,
+    speaker: str | None = None,
+    video: str | None = None,
+    limit: int | None = 20,
+    exact: bool = False,
+) -> SearchResult:
+    """Search the index; best first, each hit timed to its matched word.
+
+    `speaker` matches a display name or a label, case-insensitively;
+    `video` a video id. `exact` turns off the automatic sound/spelling
+    tolerance (stemming stays: it is how words are indexed; a word the user
+    marks `word~` is still fuzzy). `limit` None returns every hit.
+    Raises QueryError for a query that cannot be searched.
+    """
+    parsed = query.parse(query_text)
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be at least 1")
+    ix = store.open_for_read(index_dir)
+    if ix is None:
+        return SearchResult([], False, [])
+    with ix.searcher() as searcher:
+        flt = _filter(ix.schema, speaker, video)
+        hits = _tiered_hits(searcher, parsed.tiers(exact), flt, limit)
+        exact_found = any(h.match in ("exact", "stem") for h in hits)
+        suggestions: list[str] = []
+        if not exact_found:
+            tolerant = hits if not exact else _tiered_hits(searcher, parsed.tiers(False), flt, 20)
+            suggestions = _suggestions(searcher, parsed, tolerant)
+    return SearchResult(hits, exact_found, suggestions)
+
+
+# -- internals -------------------------------------------------------------
+
+
+def _filter(sch, speaker: str | None, video: str | None) -> Q.Query | None:
+    parts: list[Q.Query] = []
+    if speaker is not None and speaker.strip():
+        key = next(iter(sch[schema.SPEAKER].process_text(speaker.strip(), tokenize=False)), "")
+        parts.append(Q.Or([Q.Term(schema.SPEAKER, key), Q.Term(schema.SPEAKER_LABEL, key)]))
+    if video is not None:
+        parts.append(Q.Term(schema.VIDEO, video))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else Q.And(parts)
+
+
+def _tiered_hits(
+    searcher: Searcher, tiers: Iterable[tuple[str, Q.Query]], flt: Q.Query | None, limit: int | None
+) -> list[Hit]:
+    hits: list[Hit] = []
+    seen: set[int] = set()
+    for tier, q in tiers:
+        want = None if limit is None else limit - len(hits)
+        if want is not None and want <= 0:
+            break
+        results = searcher.search(q, limit=want, filter=flt, mask=set(seen) if seen else None)
+        found = [(r.docnum, r.score) for r in results]
+        spans = _spans(searcher, query.positive(q), [d for d, _ in found])
+        for docnum, score in found:
+            seen.add(docnum)
+            hits.append(_hit(searcher.stored_fields(docnum), _ranked(score, tier), tier, spans.get(docnum, [])))
+    return hits
+
+
+def _ranked(bm25: float, tier: str) -> float:
+    """A score that orders hits as the list does: the tier first (exact in
+    [3, 4), stem [2, 3), phonetic [1, 2), fuzzy [0, 1)), then BM25 within it,
+    so anything that merges or re-sorts hits keeps exact ones on top."""
+    bm25 = max(0.0, float(bm25))
+    return len(query.TIERS) - 1 - query.TIERS.index(tier) + bm25 / (bm25 + 1.0)
+
+
+def _spans(searcher: Searcher, q: Q.Query, docnums: list[int]) -> dict[int, list[tuple[int, int]]]:
+    """Matched token positions (start, end) per document.
+
+    Best effort: a query whose matcher cannot report positions (a prefix
+    expanding to very many words) leaves the hit at its segment's time.
+    """
+    out: dict[int, list[tuple[int, int]]] = {}
+    if not docnums or q is Q.NullQuery:
+        return out
+    try:
+        m = q.normalize().matcher(searcher, searcher.context(needs_current=True))
+        for d in sorted(docnums):
+            if not m.is_active():
+                break
+            if m.id() < d:
+                m.skip_to(d)
+            if m.is_active() and m.id() == d:
+                out[d] = sorted({(s.start, s.end) for s in m.spans()})
+    except Exception:  # noqa: BLE001 - positions are a refinement, never a reason to fail a search
+        pass
+    return out
+
+
+def _hit(stored: dict[str, Any], score: float, tier: str, spans: list[tuple[int, int]]) -> Hit:
+    seg_start, seg_end = stored[schema.START], stored[schema.END]
+    words = unpack_words(stored[schema.WORDS], seg_start)
+    owner = normalize.word_positions([w for w, _, _ in words])
+    start, end = seg_start, seg_end
+    runs: list[list[int]] = []  # matched word ranges, adjacent ones merged
+    for a, b in spans:
+        if not owner or a >= len(owner):
+            continue
+        wa, wb = owner[a], owner[min(b, len(owner) - 1)]
+        if runs and wa <= runs[-1][1] + 1:
+            runs[-1][1] = max(runs[-1][1], wb)
+        else:
+            runs.append([wa, wb])
+    matched = {i for a, b in runs for i in range(a, b + 1)}
+    if runs:  # the hit's time is the first run's: a phrase, a split name, or one word
+        start, end = words[runs[0][0]][1], words[runs[0][1]][2]
+    return Hit(
+        video=stored[schema.VIDEO],
+        path=stored.get(schema.PATH, ""),
+        start=start / 1000,
+        end=max(start, end) / 1000,
+        speaker=stored.get(schema.SPEAKER),
+        speaker_label=stored.get(schema.SPEAKER_LABEL),
+        text=stored.get(schema.TEXT_FIELD, ""),
+        segment_start=seg_start / 1000,
+        segment_end=seg_end / 1000,
+        score=round(float(score), 4),
+        match=tier,
+        words=tuple(w for w, _, _ in words),
+        matched=tuple(sorted(matched)),
+    )
+
+
+def _suggestions(searcher: Searcher, parsed: query.ParsedQuery, tolerant: list[Hit]) -> list[str]:
+    """Words from the index that sound or are spelled like the query's.
+
+    First what the tolerant hits actually matched (respects the filters and
+    keeps the transcript's spelling), then near spellings from the whole
+    vocabulary, most frequent first.
+    """
+    asked = {normalize.fold(w) for w in parsed.words}
+    out: dict[str, str] = {}
+
+    def add(candidate: str) -> None:
+        key = " ".join(normalize.tokens(candidate))
+        if key and key not in asked and key not in out:
+            out[key] = candidate
+
+    for hit in tolerant:
+        for run in _runs(hit.matched):
+            add(" ".join(_EDGE.sub("", hit.words[i]) for i in run))
+    reader = searcher.reader()
+    for word in parsed.words:
+        dist = query.fuzzy_distance(word) or (1 if len(word) >= 4 else 0)
+        if " " in word or not dist:
+            continue
+        near = [t.decode() if isinstance(t, bytes) else t for t in reader.terms_within(schema.EXACT, word, dist)]
+        near.sort(key=lambda t: -reader.doc_frequency(schema.EXACT, t))
+        for t in near:
+            add(t)
+    return list(out.values())[:MAX_SUGGESTIONS]
+
+
+def _runs(indexes: tuple[int, ...]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for i in indexes:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
+def _locate(text: str, words: tuple[str, ...]) -> tuple[str, list[tuple[int, int]]]:
+    """Where each word sits in the text; if the text does not contain them in
+    order (an edited transcript), the words joined by spaces stand in for it."""
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    folded = text.casefold()
+    for w in words:
+        i = text.find(w, cursor)
+        if i < 0:
+            i = folded.find(w.casefold(), cursor)
+        if i < 0:
+            joined = " ".join(words)
+            pos, spans = 0, []
+            for w2 in words:
+                spans.append((pos, pos + len(w2)))
+                pos += len(w2) + 1
+            return joined, spans
+        spans.append((i, i + len(w)))
+        cursor = i + len(w)
+    return text, spans
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    """Keep punctuation around a highlighted run outside the markers."""
+    while a < b and not text[a].isalnum():
+        a += 1
+    while b > a and not text[b - 1].isalnum():
+        b -= 1
+    return a, b

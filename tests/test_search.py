@@ -1,0 +1,265 @@
+"""Searching: word times, query syntax, filters, tolerance tiers, suggestions, glossary.
+
+Real whoosh indexes built from transcripts made in code; word i of a
+segment starting at S starts at S + 0.5 i (see test_index.make_transcript).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_index import make_transcript, word_start
+
+from index.errors import QueryError
+from index.search import Hit, search
+from index.writer import add_transcript
+
+NAMES = {"SPEAKER_1": "Jane Doe", "SPEAKER_2": "Omar Haddad"}
+
+
+@pytest.fixture(scope="module")
+def ix(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("search") / "index"
+    add_transcript(d, make_transcript("v1", [
+        (10.0, "SPEAKER_1", "We want real tax relief for small firms."),
+        (20.0, "SPEAKER_2", "Tax reliefs are running out, said the council."),
+        (30.0, "SPEAKER_1", "I run the harbour and the market."),
+        (40.0, "SPEAKER_2", "The harbour budget is not a tax."),
+        (50.0, "SPEAKER_3", "Relief came late to Zürich."),
+    ], names=NAMES))  # fmt: skip
+    add_transcript(d, make_transcript("v2", [
+        (5.0, "SPEAKER_1", "Funding for Skolkovo was announced."),
+        (15.0, "SPEAKER_1", "They met at Skilcovo last spring."),
+        (25.0, "SPEAKER_2", "Kilcovo again, the same place."),
+        (35.0, "SPEAKER_1", "The Melarussian border is closed."),
+        (45.0, "SPEAKER_2", "The Vist Minning company paid."),
+        (55.0, "SPEAKER_2", "A Kitty Wake nested on the cliff."),
+    ], names={"SPEAKER_1": "Jane Doe"}))  # fmt: skip
+    return d
+
+
+def starts(hits: list[Hit]) -> list[tuple[str, float]]:
+    return [(h.video, h.start) for h in hits]
+
+
+# -- times -----------------------------------------------------------------
+
+
+def test_hit_is_timed_to_the_matched_word_not_the_segment(ix):
+    (hit,) = search(ix, "small").hits
+    assert (hit.video, hit.segment_start, hit.segment_end) == ("v1", 10.0, 13.9)
+    assert hit.start == word_start(10.0, 6) and hit.end == pytest.approx(word_start(10.0, 6) + 0.4)
+    assert hit.text == "We want real tax relief for small firms."
+
+
+def test_phrase_is_timed_from_its_first_to_its_last_word(ix):
+    (hit,) = search(ix, '"real tax relief"').hits
+    assert hit.start == word_start(10.0, 2)
+    assert hit.end == pytest.approx(word_start(10.0, 4) + 0.4)
+    assert hit.highlighted() == "We want **real tax relief** for small firms."
+
+
+def test_hit_fields_and_json(ix):
+    hit = search(ix, "firms").hits[0]
+    d = hit.to_dict()
+    assert list(d) == ["video", "path", "start", "end", "speaker", "speaker_label", "text",
+                       "segment_start", "segment_end", "score", "match"]  # fmt: skip
+    assert (d["video"], d["path"], d["speaker"], d["speaker_label"], d["match"]) == (
+        "v1", "/videos/v1.mp4", "Jane Doe", "SPEAKER_1", "exact")  # fmt: skip
+    json.dumps(d)
+
+
+def test_highlight_keeps_punctuation_outside_the_marks(ix):
+    (hit,) = search(ix, "firms").hits
+    assert hit.highlighted() == "We want real tax relief for small **firms**."
+    assert hit.highlighted("<b>", "</b>").endswith("<b>firms</b>.")
+
+
+# -- query language --------------------------------------------------------
+
+
+def test_stemming_finds_other_forms_after_the_exact_ones(ix):
+    hits = search(ix, "relief").hits
+    assert [(h.segment_start, h.match) for h in hits[:2]] in (
+        [(10.0, "exact"), (50.0, "exact")], [(50.0, "exact"), (10.0, "exact")])  # fmt: skip
+    assert (hits[2].segment_start, hits[2].match) == (20.0, "stem")
+    assert hits[2].start == word_start(20.0, 1)  # "reliefs"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_stemming_running_finds_run(ix):
+    hits = search(ix, "running").hits
+    assert [(h.segment_start, h.match) for h in hits] == [(20.0, "exact"), (30.0, "stem")]
+    assert hits[1].start == word_start(30.0, 1)
+
+
+def test_boolean_operators(ix):
+    assert {h.segment_start for h in search(ix, "harbour AND budget").hits} == {40.0}
+    assert {h.segment_start for h in search(ix, "budget OR market").hits} == {30.0, 40.0}
+    assert {h.segment_start for h in search(ix, "harbour NOT budget").hits} == {30.0}
+    assert {h.segment_start for h in search(ix, "tax NOT (council OR budget)").hits} == {10.0}
+    assert {h.segment_start for h in search(ix, "harbour budget").hits} == {40.0}  # AND by default
+
+
+def test_not_is_never_tolerant(ix):
+    # "Skilcovo" sounds like Skolkovo, but NOT excludes only what it says.
+    hits = search(ix, "spring NOT skolkovo").hits
+    assert [h.segment_start for h in hits] == [15.0]
+
+
+def test_prefix(ix):
+    hits = search(ix, "harb*").hits
+    assert {h.segment_start for h in hits} == {30.0, 40.0}
+    h30 = next(h for h in hits if h.segment_start == 30.0)
+    assert h30.start == word_start(30.0, 3) and h30.match == "exact"
+
+
+def test_fuzzy_operator_and_automatic_fuzzy(ix):
+    (hit,) = search(ix, "budgat~", exact=True).hits
+    assert (hit.segment_start, hit.match, hit.start) == (40.0, "fuzzy", word_start(40.0, 2))
+    auto = search(ix, "budgat")
+    assert [(h.segment_start, h.match) for h in auto.hits] == [(40.0, "fuzzy")]
+    assert auto.exact_found is False and "budget" in auto.suggestions
+
+
+def test_accents_and_case_fold(ix):
+    (hit,) = search(ix, "ZURICH").hits
+    assert (hit.match, hit.start) == ("exact", word_start(50.0, 4))
+
+
+@pytest.mark.parametrize(
+    "q, says",
+    [
+        ('"tax relief', "unclosed quote"),
+        ("tax AND", "AND needs a word after it"),
+        ("OR tax", "OR needs a word before it"),
+        ("(tax OR relief", "'(' without a matching ')'"),
+        ("tax)", "')' without"),
+        ("NOT tax", "NOT needs something to search for"),
+        ("*", "matches everything"),
+        ("t*", "too short"),
+        ("", "empty query"),
+        ("!!! ...", "nothing to search for"),
+    ],
+)
+def test_bad_query_is_one_clear_line(ix, q, says):
+    with pytest.raises(QueryError) as err:
+        search(ix, q)
+    assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_bad_query_errors_even_without_an_index(tmp_path):
+    with pytest.raises(QueryError):
+        search(tmp_path / "none", '"open')
+
+
+# -- filters and limit -----------------------------------------------------
+
+
+def test_speaker_filter_by_name_or_label_any_case(ix):
+    by_name = search(ix, "tax", speaker="omar HADDAD").hits
+    by_label = search(ix, "tax", speaker="speaker_2").hits
+    assert {h.segment_start for h in by_name} == {h.segment_start for h in by_label} == {20.0, 40.0}
+    assert all(h.speaker == "Omar Haddad" for h in by_name)
+    assert search(ix, "tax", speaker="Nobody").hits == []
+    unnamed = search(ix, "relief", speaker="Speaker_3").hits
+    assert [(h.speaker, h.speaker_label) for h in unnamed] == [("SPEAKER_3", "SPEAKER_3")]
+
+
+def test_video_filter_and_combined(ix):
+    assert {h.video for h in search(ix, "the", video="v2").hits} == {"v2"}
+    hits = search(ix, "the", video="v1", speaker="jane doe").hits
+    assert {(h.video, h.speaker) for h in hits} == {("v1", "Jane Doe")}
+    assert search(ix, "harbour", video="v2").hits == []
+
+
+def test_limit(ix):
+    assert len(search(ix, "the", limit=2).hits) == 2
+    assert len(search(ix, "the", limit=None).hits) >= 6
+    with pytest.raises(ValueError):
+        search(ix, "the", limit=0)
+
+
+# -- names: phonetic tolerance ---------------------------------------------
+
+
+def test_skolkovo_finds_skilcovo_and_kilcovo_after_the_exact_hit(ix):
+    r = search(ix, "Skolkovo")
+    assert r.exact_found
+    assert [(h.segment_start, h.match) for h in r.hits] == [(5.0, "exact"), (15.0, "phonetic"), (25.0, "phonetic")]
+    assert r.hits[1].start == word_start(15.0, 3)  # "Skilcovo"
+    assert r.hits[2].start == word_start(25.0, 0)  # "Kilcovo"
+    assert r.hits[1].highlighted() == "They met at **Skilcovo** last spring."
+    assert r.suggestions == []
+
+
+def test_no_exact_match_gives_tolerant_hits_and_suggestions(ix):
+    r = search(ix, "Belarusian")
+    assert r.exact_found is False
+    assert [(h.segment_start, h.match) for h in r.hits] == [(35.0, "phonetic")]
+    assert r.hits[0].start == word_start(35.0, 1)
+    assert r.suggestions[0] == "Melarussian"
+
+
+def test_exact_turns_tolerance_off_but_still_suggests(ix):
+    r = search(ix, "Belarusian", exact=True)
+    assert (r.hits, r.exact_found) == ([], False)
+    assert "Melarussian" in r.suggestions
+    assert [h.match for h in search(ix, "Skolkovo", exact=True).hits] == ["exact"]
+    assert [h.match for h in search(ix, "reliefs", exact=True).hits] == ["exact", "stem", "stem"]
+
+
+def test_multiword_name_word_by_word(ix):
+    for q in ('"Vist Mining"', "Vist Mining"):
+        r = search(ix, q)
+        assert [(h.segment_start, h.match) for h in r.hits] == [(45.0, "phonetic")], q
+        assert r.hits[0].start == word_start(45.0, 1)  # "Vist"
+        assert "Vist Minning" in r.suggestions
+    assert search(ix, '"Vist Mining"').hits[0].end == pytest.approx(word_start(45.0, 2) + 0.4)
+
+
+def test_name_heard_as_two_words(ix):
+    (hit,) = search(ix, "Kittiwake").hits
+    assert (hit.segment_start, hit.match, hit.start) == (55.0, "phonetic", word_start(55.0, 1))
+    assert hit.highlighted() == "A **Kitty Wake** nested on the cliff."
+
+
+def test_tolerant_hits_never_bury_exact_ones_for_a_common_word(tmp_path):
+    d = tmp_path / "index"
+    segs = [(i * 10.0, "SPEAKER_1", "prices marked down again") for i in range(12)]
+    segs += [(200.0, "SPEAKER_1", "the market opened"), (210.0, "SPEAKER_1", "a market day")]
+    add_transcript(d, make_transcript("v", segs))
+    r = search(d, "market", limit=5)
+    assert [h.match for h in r.hits] == ["exact", "exact", "phonetic", "phonetic", "phonetic"]
+    assert {h.segment_start for h in r.hits[:2]} == {200.0, 210.0}
+    assert [h.match for h in search(d, "market", limit=2).hits] == ["exact", "exact"]
+    # short common words get no sound-alike matches at all
+    assert all(h.match in ("exact", "stem") for h in search(d, "day", limit=None).hits)
+
+
+# -- glossary --------------------------------------------------------------
+
+
+def test_glossary_term_heard_split_is_found_at_its_first_word(tmp_path):
+    d = tmp_path / "index"
+    t = make_transcript("g", [(100.0, "SPEAKER_1", "The Kiti Wake colony grew.")], glossary=["Kittiwake"])
+    add_transcript(d, t)
+    (hit,) = search(d, "Kittiwake", exact=True).hits
+    assert (hit.match, hit.start) == ("exact", word_start(100.0, 1))
+    assert hit.end == pytest.approx(word_start(100.0, 2) + 0.4)
+    assert hit.text == "The Kiti Wake colony grew."  # the transcript keeps what was heard
+    assert hit.highlighted() == "The **Kiti Wake** colony grew."
+    # phrases work on either side of the split (a token cannot span two positions,
+    # so a phrase needing both sides at once does not)
+    assert len(search(d, '"the Kittiwake"', exact=True).hits) == 1
+    assert len(search(d, '"Kittiwake colony"', exact=True).hits) == 1
+    assert len(search(d, '"kiti wake"', exact=True).hits) == 1
+
+
+def test_glossary_term_in_another_case_is_exact(tmp_path):
+    d = tmp_path / "index"
+    add_transcript(d, make_transcript("g", [(0.0, "SPEAKER_1", "Buy an IPHONE today")], glossary=["iPhone"]))
+    (hit,) = search(d, "iPhone").hits
+    assert (hit.match, hit.start) == ("exact", word_start(0.0, 2))

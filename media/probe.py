@@ -15,6 +15,7 @@ import ffmpeg
 
 from .binaries import ffmpeg_exe, ffprobe_exe
 from .errors import MediaError, ffmpeg_cause
+from .sniff import looks_like_media
 
 
 @dataclass
@@ -56,7 +57,12 @@ def check_readable(path: str | Path) -> Path:
 def probe(path: str | Path, require_audio: bool = True) -> MediaInfo:
     p = check_readable(path)
     probe_bin = ffprobe_exe()
-    info = _probe_ffprobe(p, probe_bin) if probe_bin else _probe_ffmpeg(p)
+    try:
+        info = _probe_ffprobe(p, probe_bin) if probe_bin else _probe_ffmpeg(p)
+    except MediaError:
+        if not looks_like_media(p):
+            raise MediaError(p, "not a media file (its content is no audio or video format)") from None
+        raise
     if require_audio and not info.audio:
         raise MediaError(p, "no audio track")
     return info

@@ -35,6 +35,7 @@ from .schema import EXACT, SOUND, TEXT_FIELD, make_schema
 TIERS = ("exact", "stem", "phonetic", "fuzzy")
 MIN_FUZZY_LETTERS = 5
 MIN_PREFIX = 2
+MAX_USER_EDITS = 3
 
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 _BINARY = _OPERATORS - {"NOT"}
@@ -115,8 +116,8 @@ def parse(text: str) -> ParsedQuery:
     _check_syntax(text)
     try:
         tree = _get_parser().parse(text)
-    except Exception as e:  # whoosh's parser errors have no common base worth trusting
-        raise QueryError(text, f"cannot parse it ({e})") from None
+    except Exception:  # whoosh's parser errors have no common base worth trusting
+        raise QueryError(text, "cannot parse it; check AND/OR/NOT and brackets") from None
     for node in _walk(tree):
         error = getattr(node, "error", None)
         if error:
@@ -224,7 +225,9 @@ def rewrite(tree: Q.Query, tier: str, exact: bool = False) -> Q.Query:
 
     def leaf(q: Q.Query, tier: str) -> Q.Query:
         if isinstance(q, Q.FuzzyTerm):
-            return word_query(q.text, tier, exact, fuzzy=(q.maxdist, q.prefixlength))
+            # whoosh fails on a prefix longer than the word; >3 edits matches noise, slowly
+            fuzzy = (min(q.maxdist, MAX_USER_EDITS), min(q.prefixlength, len(q.text)))
+            return word_query(q.text, tier, exact, fuzzy=fuzzy)
         if isinstance(q, Q.Term) and q.fieldname == EXACT:
             return word_query(q.text, tier, exact).with_boost(q.boost)
         if isinstance(q, Q.Phrase) and q.fieldname == EXACT:

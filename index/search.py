@@ -20,7 +20,8 @@ from typing import Any
 from whoosh import query as Q
 from whoosh.searching import Searcher
 
-from . import normalize, query, schema, store
+from . import normalize, schema, store
+from . import query as querymod
 from .writer import unpack_words
 
 MAX_SUGGESTIONS = 5
@@ -40,8 +41,10 @@ class Hit:
     segment_end: float
     score: float  # higher is better; consistent with the order across tiers (see _ranked)
     match: str  # "exact" | "stem" | "phonetic" | "fuzzy"
-    words: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    words: tuple[str, ...] = field(default=(), repr=False, compare=False)  # the segment's words
     matched: tuple[int, ...] = field(default=(), repr=False, compare=False)  # indexes into words
+    # (start, end) seconds of every matched run in the segment; the first is (start, end)
+    occurrences: tuple[tuple[float, float], ...] = field(default=(), repr=False, compare=False)
 
     PUBLIC = (
         "video", "path", "start", "end", "speaker", "speaker_label", "text",
@@ -97,7 +100,7 @@ class SearchResult:
 
 def search(
     index_dir: Path,
-    query_text: str,
+    query: str,
     *,
     speaker: str | None = None,
     video: str | None = None,
@@ -112,7 +115,7 @@ def search(
     marks `word~` is still fuzzy). `limit` None returns every hit.
     Raises QueryError for a query that cannot be searched.
     """
-    parsed = query.parse(query_text)
+    parsed = querymod.parse(query)
     if limit is not None and limit < 1:
         raise ValueError("limit must be at least 1")
     ix = store.open_for_read(index_dir)
@@ -155,7 +158,7 @@ def _tiered_hits(
             break
         results = searcher.search(q, limit=want, filter=flt, mask=set(seen) if seen else None)
         found = [(r.docnum, r.score) for r in results]
-        spans = _spans(searcher, query.positive(q), [d for d, _ in found])
+        spans = _spans(searcher, querymod.positive(q), [d for d, _ in found])
         for docnum, score in found:
             seen.add(docnum)
             hits.append(_hit(searcher.stored_fields(docnum), _ranked(score, tier), tier, spans.get(docnum, [])))
@@ -167,7 +170,7 @@ def _ranked(bm25: float, tier: str) -> float:
     [3, 4), stem [2, 3), phonetic [1, 2), fuzzy [0, 1)), then BM25 within it,
     so anything that merges or re-sorts hits keeps exact ones on top."""
     bm25 = max(0.0, float(bm25))
-    return len(query.TIERS) - 1 - query.TIERS.index(tier) + bm25 / (bm25 + 1.0)
+    return len(querymod.TIERS) - 1 - querymod.TIERS.index(tier) + bm25 / (bm25 + 1.0)
 
 
 def _spans(searcher: Searcher, q: Q.Query, docnums: list[int]) -> dict[int, list[tuple[int, int]]]:
@@ -208,6 +211,7 @@ def _hit(stored: dict[str, Any], score: float, tier: str, spans: list[tuple[int,
         else:
             runs.append([wa, wb])
     matched = {i for a, b in runs for i in range(a, b + 1)}
+    times = [(words[a][1] / 1000, max(words[a][1], words[b][2]) / 1000) for a, b in runs]
     if runs:  # the hit's time is the first run's: a phrase, a split name, or one word
         start, end = words[runs[0][0]][1], words[runs[0][1]][2]
     return Hit(
@@ -224,10 +228,11 @@ def _hit(stored: dict[str, Any], score: float, tier: str, spans: list[tuple[int,
         match=tier,
         words=tuple(w for w, _, _ in words),
         matched=tuple(sorted(matched)),
+        occurrences=tuple(times) or ((start / 1000, max(start, end) / 1000),),
     )
 
 
-def _suggestions(searcher: Searcher, parsed: query.ParsedQuery, tolerant: list[Hit]) -> list[str]:
+def _suggestions(searcher: Searcher, parsed: querymod.ParsedQuery, tolerant: list[Hit]) -> list[str]:
     """Words from the index that sound or are spelled like the query's.
 
     First what the tolerant hits actually matched (respects the filters and
@@ -247,7 +252,7 @@ def _suggestions(searcher: Searcher, parsed: query.ParsedQuery, tolerant: list[H
             add(" ".join(_EDGE.sub("", hit.words[i]) for i in run))
     reader = searcher.reader()
     for word in parsed.words:
-        dist = query.fuzzy_distance(word) or (1 if len(word) >= 4 else 0)
+        dist = querymod.fuzzy_distance(word) or (1 if len(word) >= 4 else 0)
         if " " in word or not dist:
             continue
         near = [t.decode() if isinstance(t, bytes) else t for t in reader.terms_within(schema.EXACT, word, dist)]

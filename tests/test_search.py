@@ -263,3 +263,39 @@ def test_glossary_term_in_another_case_is_exact(tmp_path):
     add_transcript(d, make_transcript("g", [(0.0, "SPEAKER_1", "Buy an IPHONE today")], glossary=["iPhone"]))
     (hit,) = search(d, "iPhone").hits
     assert (hit.match, hit.start) == ("exact", word_start(0.0, 2))
+
+
+# -- name recall bench -----------------------------------------------------
+
+
+def test_name_recall_counts_each_spoken_occurrence(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_names", Path(__file__).parents[1] / "bench/bench_names.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    d = tmp_path / "index"
+    add_transcript(d, make_transcript("n", [
+        (0.0, "SPEAKER_1", "Our guest runs Vellacourt today."),
+        (10.0, "SPEAKER_2", "Vella court started small. Later Bellacourt grew."),
+        (20.0, "SPEAKER_1", "Nothing here."),
+    ]))  # fmt: skip
+    spoken_at = [word_start(0.0, 3), word_start(10.0, 0), word_start(10.0, 5)]
+    truth = {
+        "audio_offset": 0.5,
+        "words": [{"word": w, "start": t - 0.5, "speaker": "HOST"} for w, t in
+                  zip(["Vellacourt,", "Vellacourt", "Vellacourt."], spoken_at, strict=True)]
+        + [{"word": "elsewhere", "start": 30.0, "speaker": "HOST"}],
+    }  # fmt: skip
+    truth_path = tmp_path / "truth.json"
+    truth_path.write_text(json.dumps(truth))
+
+    report = bench.name_recall(d, truth_path, ["Vellacourt"])
+    r = report["names"]["Vellacourt"]
+    assert (r["occurrences"], r["found"], r["missed"], r["false_alarms"]) == (3, 3, [], [])
+    assert r["by_match"] == {"exact": 1, "phonetic": 2}
+    assert report["recall"] == 1.0
+
+    strict = bench.name_recall(d, truth_path, ["Vellacourt"], exact=True)["names"]["Vellacourt"]
+    assert (strict["found"], strict["missed"]) == (1, spoken_at[1:])

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Diarization benchmark: DER, speakers found, speed and memory on the shared interview.
+
+    .venv/bin/python bench/bench_diarization.py [--media M.mp4 --rttm M.rttm --truth M.truth.json]
+                                                [--tile 10] [--no-memory]
+
+DER is frame-based (10 ms), with no collar and the best one-to-one speaker
+mapping (Hungarian). The reference speaks from each RTTM turn's start to its
+end, except for the pauses inside turns that truth.json lists under "pauses":
+those are neither speech nor silence and are left out of the score.
+
+The memory check decodes the audio tiled N times in a child process
+(diarize_file streams it from ffmpeg) and compares peak RSS against 1x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "bench"
+FRAME = 0.01
+
+
+def read_rttm(path: Path) -> list[tuple[float, float, str]]:
+    turns = []
+    for line in Path(path).read_text().splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[0] == "SPEAKER":
+            start, dur = float(f[3]), float(f[4])
+            turns.append((start, start + dur, f[7]))
+    return turns
+
+
+def _frames(turns, n: int) -> np.ndarray:
+    """Per-frame speaker index (-1 silence) and the names, for non-overlapping turns."""
+    names = sorted({t[2] for t in turns})
+    lab = np.full(n, -1, int)
+    for start, end, who in turns:
+        lab[int(round(start / FRAME)) : int(round(end / FRAME))] = names.index(who)
+    return lab, names
+
+
+def der(reference, hypothesis, excluded=(), duration: float | None = None) -> dict:
+    """Frame DER with optimal mapping. Each turn is (start, end, label)."""
+    from scipy.optimize import linear_sum_assignment
+
+    end = max([t[1] for t in reference] + [t[1] for t in hypothesis] + [duration or 0.0])
+    n = int(np.ceil(end / FRAME)) + 1
+    ref, ref_names = _frames(reference, n)
+    hyp, hyp_names = _frames(hypothesis, n)
+    scored = np.ones(n, bool)
+    for a, b in excluded:
+        scored[int(round(a / FRAME)) : int(round(b / FRAME))] = False
+    ref, hyp = ref[scored], hyp[scored]
+    speech = ref >= 0
+    miss = int(np.sum(speech & (hyp < 0)))
+    fa = int(np.sum(~speech & (hyp >= 0)))
+    both = speech & (hyp >= 0)
+    conf_matrix = np.zeros((len(ref_names), max(1, len(hyp_names))), int)
+    np.add.at(conf_matrix, (ref[both], hyp[both]), 1)
+    rows, cols = linear_sum_assignment(-conf_matrix)
+    correct = int(conf_matrix[rows, cols].sum())
+    confusion = int(both.sum()) - correct
+    total = int(speech.sum())
+    return {
+        "der": (miss + fa + confusion) / max(1, total),
+        "miss": miss / max(1, total),
+        "false_alarm": fa / max(1, total),
+        "confusion": confusion / max(1, total),
+        "ref_speech_s": total * FRAME,
+        "mapping": {ref_names[r]: hyp_names[c] for r, c in zip(rows, cols, strict=True) if c < len(hyp_names)},
+    }
+
+
+def _peak_rss_child(media: Path, tile: int) -> dict:
+    """Run diarize_file on `media` looped `tile` times in a fresh process; report its peak RSS."""
+    code = f"""
+import json, resource, sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from pipeline.diarize import diarize_file
+t = time.perf_counter()
+turns = diarize_file(sys.argv[1])
+dt = time.perf_counter() - t
+print(json.dumps({{"seconds": dt, "turns": len(turns), "speakers": len({{x.label for x in turns}}),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+    from media.binaries import ffmpeg_exe
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / f"tiled{tile}.m4a"
+        subprocess.run(
+            [
+                ffmpeg_exe(),
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-stream_loop",
+                str(tile - 1),
+                "-i",
+                str(media),
+                "-vn",
+                "-c:a",
+                "copy",
+                str(src),
+            ],
+            check=True,
+        )
+        out = subprocess.run([sys.executable, "-c", code, str(src)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--media", type=Path, default=SHARED / "htp_interview.mp4")
+    ap.add_argument("--rttm", type=Path)
+    ap.add_argument("--truth", type=Path)
+    ap.add_argument("--tile", type=int, default=10, help="length multiple for the memory check")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print one JSON line instead of a report")
+    args = ap.parse_args()
+    stem = args.media.with_suffix("")
+    rttm = args.rttm or stem.with_suffix(".rttm")
+    truth_path = args.truth or Path(f"{stem}.truth.json")
+
+    from media.audio import load_audio
+    from pipeline.diarize import diarize
+    from pipeline.embed import get_encoder
+    from pipeline.vad import _session
+
+    t0 = time.perf_counter()
+    _session()
+    get_encoder()
+    load_s = time.perf_counter() - t0
+
+    audio = load_audio(args.media)
+    audio_s = len(audio) / 16000
+    truth = json.loads(truth_path.read_text()) if truth_path.exists() else {}
+    reference = read_rttm(rttm)
+    n_ref = len({t[2] for t in reference})
+
+    t0 = time.perf_counter()
+    turns = diarize(audio)
+    diar_s = time.perf_counter() - t0
+    hyp = [(t.start, t.end, t.label) for t in turns]
+    score = der(reference, hyp, truth.get("pauses", []), audio_s)
+    found = len({t.label for t in turns})
+
+    forced = {}
+    for k in (2, 4):
+        ft = diarize(audio, num_speakers=k)
+        forced[k] = len({t.label for t in ft})
+
+    report = {
+        "media": str(args.media),
+        "audio_s": round(audio_s, 2),
+        "diarization_s": round(diar_s, 3),
+        "realtime_x": round(audio_s / diar_s, 1),
+        "model_load_s": round(load_s, 2),
+        "der": round(score["der"], 4),
+        "miss": round(score["miss"], 4),
+        "false_alarm": round(score["false_alarm"], 4),
+        "confusion": round(score["confusion"], 4),
+        "speakers_found": found,
+        "speakers_true": n_ref,
+        "forced_2_gives": forced[2],
+        "forced_4_gives": forced[4],
+        "mapping": score["mapping"],
+    }
+    if not args.no_memory:
+        one = _peak_rss_child(args.media, 1)
+        many = _peak_rss_child(args.media, args.tile)
+        report["memory"] = {
+            "1x": one,
+            f"{args.tile}x": many,
+            "rss_growth": round(many["peak_rss_mb"] / one["peak_rss_mb"], 3),
+        }
+    report["bench_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"media            {report['media']}")
+    print(f"audio seconds    {audio_s:.1f}")
+    print(f"diarization s    {diar_s:.2f}  ({report['realtime_x']}x realtime; models loaded once in {load_s:.2f} s)")
+    print(
+        f"DER              {score['der']:.2%}  (miss {score['miss']:.2%}, false alarm "
+        f"{score['false_alarm']:.2%}, confusion {score['confusion']:.2%}; no collar, pauses excluded)"
+    )
+    print(f"speakers found   {found} without a hint (reference: {n_ref})")
+    print(f"num_speakers=2   -> {forced[2]} speakers; num_speakers=4 -> {forced[4]} speakers")
+    print(f"mapping          {score['mapping']}")
+    if "memory" in report:
+        m = report["memory"]
+        for key in ("1x", f"{args.tile}x"):
+            r = m[key]
+            print(
+                f"memory {key:>4}      peak RSS {r['peak_rss_mb']:.0f} MB, {r['seconds']:.1f} s, "
+                f"{r['speakers']} speakers (diarize_file, streamed from ffmpeg)"
+            )
+        print(f"RSS growth       {m['rss_growth']:.2f}x for {args.tile}x the audio")
+    ok = score["der"] <= 0.10 and found == n_ref and audio_s / diar_s >= 50
+    print("floors           " + ("met" if ok else "NOT met") + " (DER <= 10 %, speakers found, >= 50x realtime)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,178 @@
+"""Speaker embeddings (d-vectors) over short windows with resemblyzer's pretrained encoder.
+
+The weights come from the resemblyzer wheel, but neither resemblyzer nor
+librosa is imported: librosa's first import compiles a numba cache (15 s, and
+it fails or repeats on a read-only site-packages). The mel filterbank below
+reproduces `librosa.feature.melspectrogram(n_fft=400, hop_length=160,
+n_mels=40)` to float32 precision, which is what the encoder was trained on.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+N_FFT = 400  # 25 ms
+HOP = 160  # 10 ms
+N_MELS = 40
+WINDOW_FRAMES = 160  # 1.6 s: the partial-utterance length the encoder was trained on
+EMBED_DIM = 256
+TARGET_DBFS = -30.0  # resemblyzer normalises every utterance to this loudness (increase only)
+
+
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    logstep = np.log(6.4) / 27.0
+    linear = f / f_sp
+    log = min_log_hz / f_sp + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep
+    return np.where(f >= min_log_hz, log, linear)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+@functools.cache
+def _filterbank() -> np.ndarray:
+    """Slaney-style mel filters, as librosa builds them by default."""
+    fft_freqs = np.linspace(0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
+    edges = _mel_to_hz(np.linspace(0.0, float(_hz_to_mel(np.array(SAMPLE_RATE / 2.0))), N_MELS + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+@functools.cache
+def _hann() -> np.ndarray:
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+
+
+def mel_frames(samples: np.ndarray) -> np.ndarray:
+    """(n_frames, 40) power mel spectrogram, frame i centred on sample i*160."""
+    padded = np.pad(np.asarray(samples, np.float32), (N_FFT // 2, N_FFT // 2))
+    n = 1 + len(samples) // HOP
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP][:n] * _hann()
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    return (power.astype(np.float32) @ _filterbank().T).astype(np.float32)
+
+
+def normalize_volume(samples: np.ndarray) -> np.ndarray:
+    """Raise quiet audio to the encoder's training loudness; loud audio is left alone."""
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    if rms <= 1e-6:
+        return samples
+    gain = 10 ** (TARGET_DBFS / 20) / rms
+    return samples * np.float32(gain) if gain > 1 else samples
+
+
+class SpeakerEncoder:
+    """Resemblyzer's 3-layer LSTM; one instance per process (see `get_encoder`)."""
+
+    def __init__(self, weights: Path | None = None):
+        import torch
+        from torch import nn
+
+        if weights is None:
+            spec = importlib.util.find_spec("resemblyzer")
+            if spec is None or not spec.submodule_search_locations:
+                raise RuntimeError("resemblyzer is not installed")
+            weights = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
+        state = torch.load(weights, map_location="cpu", weights_only=True)["model_state"]
+        self._torch = torch
+        self.lstm = nn.LSTM(N_MELS, 256, 3, batch_first=True)
+        self.linear = nn.Linear(256, EMBED_DIM)
+        self.lstm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lstm.")})
+        self.linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
+        self.lstm.eval()
+        self.linear.eval()
+
+    def __call__(self, mels: np.ndarray) -> np.ndarray:
+        """(batch, frames, 40) -> (batch, 256) L2-normalised embeddings."""
+        torch = self._torch
+        # One intra-op thread: this LSTM runs no faster on two, and slows
+        # down 4-8x when another process holds the other core (OpenMP threads
+        # wait on each other). The caller's setting is restored afterwards.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                _, (hidden, _) = self.lstm(torch.from_numpy(np.ascontiguousarray(mels, np.float32)))
+                raw = torch.relu(self.linear(hidden[-1]))
+                out = raw / torch.clamp(torch.norm(raw, dim=1, keepdim=True), min=1e-8)
+        finally:
+            torch.set_num_threads(threads)
+        return out.numpy()
+
+
+@functools.cache
+def get_encoder() -> SpeakerEncoder:
+    return SpeakerEncoder()
+
+
+class WindowEmbedder:
+    """Embeds speech regions as overlapping 1.6 s windows, batched across regions.
+
+    A window never crosses a region's edges, so it never hears the next
+    speaker across a pause; a region shorter than a window is embedded whole.
+    Results accumulate in `times` (window centres), `spans`, `regions` and
+    `vectors`, about 1 KB per window: the only state that grows with length.
+    """
+
+    def __init__(self, hop_s: float = 0.4, batch: int = 64):
+        self.encoder = get_encoder()
+        self.hop = max(1, round(hop_s * SAMPLE_RATE / HOP))
+        self.batch = batch
+        self._pending: list[tuple[np.ndarray, float, float, int]] = []
+        self._vectors: list[np.ndarray] = []
+        self.spans: list[tuple[float, float]] = []
+        self.regions: list[int] = []
+
+    def add_region(self, samples: np.ndarray, start_s: float, region: int) -> None:
+        mel = mel_frames(normalize_volume(samples))
+        n = len(mel)
+        if n <= WINDOW_FRAMES:
+            starts = [0]
+        else:
+            starts = list(range(0, n - WINDOW_FRAMES + 1, self.hop))
+            if starts[-1] != n - WINDOW_FRAMES:
+                starts.append(n - WINDOW_FRAMES)
+        for s in starts:
+            e = min(n, s + WINDOW_FRAMES)
+            self._pending.append((mel[s:e], start_s + s * HOP / SAMPLE_RATE, start_s + e * HOP / SAMPLE_RATE, region))
+        if len(self._pending) >= self.batch:
+            self._run()
+
+    def finish(self) -> np.ndarray:
+        """All window embeddings as an (n, 256) array, in the order regions came."""
+        self._run()
+        if not self._vectors:
+            return np.zeros((0, EMBED_DIM), np.float32)
+        return np.concatenate(self._vectors)
+
+    def _run(self) -> None:
+        # Windows of equal length share one LSTM call; only a region's short
+        # windows differ, and they are few.
+        by_len: dict[int, list[int]] = {}
+        for k, (m, *_rest) in enumerate(self._pending):
+            by_len.setdefault(len(m), []).append(k)
+        out = np.zeros((len(self._pending), EMBED_DIM), np.float32)
+        for idx in by_len.values():
+            for at in range(0, len(idx), self.batch):
+                part = idx[at : at + self.batch]
+                out[part] = self.encoder(np.stack([self._pending[k][0] for k in part]))
+        for _m, a, b, r in self._pending:
+            self.spans.append((a, b))
+            self.regions.append(r)
+        if len(out):
+            self._vectors.append(out)
+        self._pending = []

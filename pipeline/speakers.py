@@ -1,0 +1,125 @@
+"""Attribute a transcript's words to diarization turns.
+
+Each word takes the turn it overlaps most (or the nearest one: recognisers
+place word edges a little off, and a word in a pause still belongs to
+someone). Segments are then split wherever the speaker changes, so no
+segment ever mixes two speakers. Labels are renumbered in order of first
+appearance in the transcript, so the first voice a reader meets is always
+SPEAKER_1 even when the diarizer's first turn held no words (music, a cough).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import replace
+from typing import Protocol
+
+from .transcript import Segment, Speaker, Word
+
+MAX_GAP_S = 2.0  # a word further than this from every turn keeps its neighbours' speaker
+
+
+class _TurnLike(Protocol):
+    start: float
+    end: float
+    label: str
+
+
+class _TurnIndex:
+    """Turns sorted by start, for overlap queries in O(log n)."""
+
+    def __init__(self, turns: list[_TurnLike]):
+        self.turns = sorted(turns, key=lambda t: (t.start, t.end))
+        self.starts = [t.start for t in self.turns]
+        self.max_len = max((t.end - t.start for t in self.turns), default=0.0)
+
+    def label_at(self, start: float, end: float) -> str | None:
+        """Label of the turn overlapping [start, end] most, else of the nearest turn within MAX_GAP_S."""
+        end = max(end, start)
+        lo = bisect.bisect_left(self.starts, start - self.max_len)
+        hi = bisect.bisect_right(self.starts, end)
+        best, best_score = None, -MAX_GAP_S
+        # Score = overlap when positive, minus the gap when not; the turns
+        # around [lo, hi) are the only ones that can overlap or be nearest.
+        for t in self.turns[max(0, lo - 1) : hi + 1]:
+            score = min(end, t.end) - max(start, t.start)
+            if score > best_score:
+                best, best_score = t.label, score
+        return best
+
+
+def _fill_gaps(labels: list[str | None], default: str | None) -> list[str | None]:
+    """Unattributed items take the previous item's speaker (or the next one's at the start)."""
+    out = list(labels)
+    last = None
+    for i, lab in enumerate(out):
+        if lab is None:
+            out[i] = last
+        last = out[i]
+    nxt = None
+    for i in range(len(out) - 1, -1, -1):
+        if out[i] is None:
+            out[i] = nxt
+        nxt = out[i]
+    return [lab if lab is not None else default for lab in out]
+
+
+def _join(words: list[Word], original: str) -> str:
+    spaced = " " in original.strip() or len(words) < 2
+    return (" " if spaced else "").join(w.word for w in words).strip()
+
+
+def assign_speakers(segments: list[Segment], turns: list[_TurnLike]) -> tuple[list[Segment], list[Speaker]]:
+    """Copies of `segments` with every word and segment labelled, split at speaker changes.
+
+    With no turns at all (silence, or speech too quiet for the VAD) but some
+    words, everything goes to a single SPEAKER_1; with no segments, no speakers.
+    """
+    index = _TurnIndex(turns)
+    default = "SPEAKER_1" if not turns else None
+
+    # One label per word, or per segment when the recogniser gave no words.
+    units: list[tuple[int, int | None, float, float]] = []  # (segment, word or None, start, end)
+    for si, seg in enumerate(segments):
+        if seg.words:
+            units += [(si, wi, w.start, w.end) for wi, w in enumerate(seg.words)]
+        else:
+            units.append((si, None, seg.start, seg.end))
+    raw = [index.label_at(a, b) for _si, _wi, a, b in units]
+    labels = _fill_gaps(raw, default)
+
+    out: list[Segment] = []
+    by_seg: dict[int, list[tuple[int | None, str | None]]] = {}
+    for (si, wi, _a, _b), lab in zip(units, labels, strict=True):
+        by_seg.setdefault(si, []).append((wi, lab))
+    for si, seg in enumerate(segments):
+        marks = by_seg.get(si, [])
+        if not seg.words:
+            out.append(replace(seg, words=[], speaker=marks[0][1] if marks else default))
+            continue
+        words = [replace(w, speaker=lab) for w, (_wi, lab) in zip(seg.words, marks, strict=True)]
+        runs: list[list[Word]] = []
+        for w in words:
+            if runs and runs[-1][-1].speaker == w.speaker:
+                runs[-1].append(w)
+            else:
+                runs.append([w])
+        if len(runs) == 1:
+            out.append(replace(seg, words=words, speaker=words[0].speaker))
+            continue
+        for k, run in enumerate(runs):
+            start = seg.start if k == 0 else run[0].start
+            end = seg.end if k == len(runs) - 1 else run[-1].end
+            out.append(Segment(start=start, end=end, text=_join(run, seg.text), words=run, speaker=run[0].speaker))
+
+    # Renumber in order of first appearance in the transcript.
+    names: dict[str, str] = {}
+    for seg in out:
+        for lab in [seg.speaker] + [w.speaker for w in seg.words]:
+            if lab is not None and lab not in names:
+                names[lab] = f"SPEAKER_{len(names) + 1}"
+    for seg in out:
+        seg.speaker = names.get(seg.speaker) if seg.speaker else None
+        for w in seg.words:
+            w.speaker = names.get(w.speaker) if w.speaker else None
+    return out, [Speaker(label=v) for v in names.values()]

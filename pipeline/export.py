@@ -54,6 +54,20 @@ def _cue(words: list[Word], prefix: str, speaker: str | None, changed: bool, max
     return Cue(words[0].start, words[-1].end, lines, speaker, changed)
 
 
+def _fits(words: list[Word], prefix: str, max_chars: int, max_duration: float) -> bool:
+    tokens = [prefix + words[0].word] + [w.word for w in words[1:]]
+    return wrap(tokens, max_chars) is not None and words[-1].end - words[0].start <= max_duration
+
+
+def _last_break(words: list[Word]) -> int:
+    """Index of the word to end a cue on: a sentence end, else a clause end, else the last."""
+    for marks in (SENTENCE_END, (",", ";", ":")):
+        for k in range(len(words) - 2, 0, -1):
+            if words[k].word.endswith(marks):
+                return k
+    return len(words) - 1
+
+
 def build_cues(
     transcript: Transcript,
     *,
@@ -74,15 +88,18 @@ def build_cues(
         prefix = f"[{name}] " if (changed and label_style == "srt") else ""
         current: list[Word] = []
         for w in words:
-            candidate = current + [w]
-            too_long = wrap([prefix + candidate[0].word] + [x.word for x in candidate[1:]], max_chars) is None
-            too_slow = candidate[-1].end - candidate[0].start > max_duration
-            if current and (too_long or too_slow):
-                cues.append(_cue(current, prefix, name, changed, max_chars))
+            if current and not _fits(current + [w], prefix, max_chars, max_duration):
+                # Break after the last sentence or clause end if there is one, so
+                # that a sentence's last word is not left alone on the next cue.
+                k = _last_break(current)
+                cues.append(_cue(current[: k + 1], prefix, name, changed, max_chars))
                 prefix, changed = "", False
-                current = [w]
+                current = current[k + 1 :] + [w]
+                if len(current) > 1 and not _fits(current, "", max_chars, max_duration):
+                    cues.append(_cue(current[:-1], "", name, False, max_chars))
+                    current = [w]
             else:
-                current = candidate
+                current = current + [w]
             # End at a sentence when the cue is already reasonably full.
             full = len(" ".join(x.word for x in current)) > max_chars
             if current and w.word.endswith(SENTENCE_END) and full:

@@ -40,6 +40,7 @@ class IngestOptions:
     min_speakers: int = 1
     max_speakers: int = 8
     glossary: list[str] = field(default_factory=list)
+    glossary_as_hotwords: bool = True  # faster-whisper: every window (hotwords) or the first (prompt)
     force: bool = False
     jobs: int = 1
 
@@ -290,7 +291,12 @@ class Ingestor:
         t = time.perf_counter()
         result = engine.transcribe(
             audio,
-            TranscribeOptions(language=opts.language, beam_size=opts.beam_size, glossary=list(opts.glossary)),
+            TranscribeOptions(
+                language=opts.language,
+                beam_size=opts.beam_size,
+                glossary=list(opts.glossary),
+                glossary_as_hotwords=opts.glossary_as_hotwords,
+            ),
             progress=lambda f: self.reporter.progress(str(prep.path), f),
         )
         timings["transcribe"] = time.perf_counter() - t

@@ -118,11 +118,11 @@ def search(
     parsed = querymod.parse(query)
     if limit is not None and limit < 1:
         raise ValueError("limit must be at least 1")
-    ix = store.open_for_read(index_dir)
-    if ix is None:
+    searcher = store.open_searcher(index_dir)
+    if searcher is None:
         return SearchResult([], False, [])
-    with ix.searcher() as searcher:
-        flt = _filter(ix.schema, speaker, video)
+    with searcher:
+        flt = _filter(searcher.schema, speaker, video)
         hits = _tiered_hits(searcher, parsed.tiers(exact), flt, limit)
         exact_found = any(h.match in ("exact", "stem") for h in hits)
         suggestions: list[str] = []

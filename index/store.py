@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
+from whoosh.searching import Searcher
 from whoosh.util.filelock import FileLock
 
 from pipeline.transcript import write_json_atomic
@@ -77,11 +79,12 @@ def _check_version(index_dir: Path, info: dict[str, Any]) -> str:
     return str(info["name"])
 
 
-def open_for_read(index_dir: Path) -> whoosh_index.Index | None:
-    """The current index, or None when there is none yet (a search then finds nothing).
+def open_searcher(index_dir: Path) -> Searcher | None:
+    """A searcher on the current index, or None when there is none yet (nothing to find).
 
     Retries briefly: a rebuild or a commit in another process may delete the
-    files named by what we read a moment ago.
+    files named by what we read a moment ago. Once open, a searcher keeps
+    its segment files open and is unaffected by later commits.
     """
     index_dir = Path(index_dir)
     for attempt in range(5):
@@ -92,7 +95,7 @@ def open_for_read(index_dir: Path) -> whoosh_index.Index | None:
             info = {"schema_version": 0}
         name = _check_version(index_dir, info)
         try:
-            return whoosh_index.open_dir(str(index_dir), indexname=name, readonly=True)
+            return open_named(index_dir, name, readonly=True).searcher()
         except (OSError, whoosh_index.EmptyIndexError):
             if attempt == 4:
                 raise
@@ -106,14 +109,28 @@ def open_for_write(index_dir: Path) -> whoosh_index.Index:
     if stored_version(index_dir) is None:
         switch_to(index_dir, create(index_dir))
     name = _check_version(index_dir, read_info(index_dir) or {"schema_version": 0})
-    return whoosh_index.open_dir(str(index_dir), indexname=name)
+    return open_named(index_dir, name)
+
+
+def open_named(index_dir: Path, name: str, readonly: bool = False) -> whoosh_index.Index:
+    """Open one whoosh index of the directory, without mmap.
+
+    With mmap, whoosh-reloaded 2.7.5 copies every part of a compound segment
+    into memory when a reader opens it (BufferFile), which cost each search
+    of a 100k-segment index ~70 ms before it started. Without mmap the parts
+    are read through the segment's one open file handle. (Non-compound
+    segments avoid the copy too, but their parts are opened lazily and a
+    concurrent commit may delete them under a reader.)
+    """
+    storage = FileStorage(os.fspath(index_dir), supports_mmap=False, readonly=readonly)
+    return storage.open_index(indexname=name)
 
 
 def create(index_dir: Path) -> str:
     """A new empty index beside the current one; returns its name."""
     Path(index_dir).mkdir(parents=True, exist_ok=True)
     name = "ix" + secrets.token_hex(4)
-    whoosh_index.create_in(str(index_dir), make_schema(), indexname=name)
+    FileStorage(os.fspath(index_dir), supports_mmap=False).create_index(make_schema(), indexname=name)
     return name
 
 

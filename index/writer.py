@@ -138,11 +138,11 @@ def segment_counts(index_dir: Path) -> dict[str, int]:
     """Live (not deleted) segments per video id: what the index holds, to check it against the library."""
     from whoosh.query import Term
 
-    ix = store.open_for_read(index_dir)
-    if ix is None:
+    searcher = store.open_searcher(index_dir)
+    if searcher is None:
         return {}
     counts: dict[str, int] = {}
-    with ix.searcher() as s:
+    with searcher as s:
         for term in list(s.reader().field_terms(schema.VIDEO)):
             n = sum(1 for _ in s.docs_for_query(Term(schema.VIDEO, term)))
             if n:
@@ -173,9 +173,7 @@ def rebuild(
         name = store.create(index_dir)
         w = None
         try:
-            from whoosh import index as whoosh_index
-
-            ix = whoosh_index.open_dir(str(index_dir), indexname=name)
+            ix = store.open_named(index_dir, name)
             w = ix.writer(procs=procs, multisegment=True) if procs > 1 else ix.writer()
             seen: set[str] = set()
             for t in transcripts:

@@ -22,12 +22,31 @@ MIN_NEAR_KEY = 5
 # Each part of a word searched as two recognised words ("Kiti Wake").
 MIN_SPLIT_PART = 3
 
+# Words so common that they are never the misheard form of a name, but whose
+# keys collide with names' ("also" ALS = "Ellis" ALS): they get no sound key.
+COMMON_WORDS = frozenset(
+    """
+    a about above after again against all almost also although always am among an and another any anyone
+    anything are around as at away back be because been before being below between both but by came can
+    cannot could did do does doing done down during each either else enough even ever every few for from
+    further get gets getting go goes going gone got had has have having he her here hers herself him
+    himself his how however i if in into is it its itself just know last less let like made make many may
+    me might more most much must my myself near need never new next no nor not now of off often on once
+    one only onto or other others our ours ourselves out over own per perhaps quite rather really right
+    said same say says see seen she should since so some something still such than that the their theirs
+    them themselves then there these they thing things think this those though through thus to too
+    toward towards under until up upon us very was way we well were what whatever when where whether
+    which while who whole whom whose why will with within without would yes yet you your yours yourself
+    yourselves
+    """.split()
+)
+
 
 @lru_cache(maxsize=200_000)
 def keys(token: str) -> tuple[str, ...]:
     """Primary and secondary key of a folded token; () when it has no sound key."""
     letters = token.replace("'", "").replace(".", "")
-    if not letters.isascii() or not letters.isalpha():
+    if not letters.isascii() or not letters.isalpha() or token in COMMON_WORDS:
         return ()
     try:
         primary, secondary = double_metaphone(letters)

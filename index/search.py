@@ -138,7 +138,7 @@ def search(
 def _filter(sch, speaker: str | None, video: str | None) -> Q.Query | None:
     parts: list[Q.Query] = []
     if speaker is not None and speaker.strip():
-        key = next(iter(sch[schema.SPEAKER].process_text(speaker.strip(), tokenize=False)), "")
+        key = next(iter(sch[schema.SPEAKER].process_text(" ".join(speaker.split()), tokenize=False)), "")
         parts.append(Q.Or([Q.Term(schema.SPEAKER, key), Q.Term(schema.SPEAKER_LABEL, key)]))
     if video is not None:
         parts.append(Q.Term(schema.VIDEO, video))

@@ -83,8 +83,11 @@ def documents(transcript: Transcript) -> Iterator[dict[str, Any]]:
             schema.WORDS: pack_words(words, start),
         }
         if seg.speaker:
+            # indexed with whitespace collapsed (the filter does the same), stored as given
+            display = transcript.speaker_name(seg.speaker) or seg.speaker
             doc[schema.SPEAKER_LABEL] = seg.speaker
-            doc[schema.SPEAKER] = transcript.speaker_name(seg.speaker)
+            doc[schema.SPEAKER] = " ".join(display.split())
+            doc["_stored_" + schema.SPEAKER] = display
         yield doc
 
 

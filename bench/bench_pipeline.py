@@ -44,7 +44,6 @@ def truth_start(truth: dict, keyword: str) -> list[float]:
 
 def child(video: Path, engine_name: str, model: str) -> dict:
     from index.search import search
-
     from media.audio import load_audio
     from pipeline.engines import TranscribeOptions, load_engine
     from pipeline.ingest import IngestOptions, Ingestor

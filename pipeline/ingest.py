@@ -11,7 +11,10 @@ own lock keeps the index whole.
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,9 +25,11 @@ import numpy as np
 from media.audio import SAMPLE_RATE, load_audio
 from media.errors import MediaError
 from media.probe import MediaInfo, check_readable, probe
+from media.stream import iter_audio
 
+from .chunking import CHUNK_S, windows
 from .library import Job, Library, file_sha256, make_video_id, now, path_key
-from .transcript import Segment, Speaker, Transcript, write_json_atomic
+from .transcript import Segment, Speaker, Transcript, Word, write_json_atomic
 
 STAGES = ("probe", "audio", "transcribe", "speakers", "save", "index")
 
@@ -43,6 +48,7 @@ class IngestOptions:
     glossary_as_hotwords: bool = True  # faster-whisper: every window (hotwords) or the first (prompt)
     force: bool = False
     jobs: int = 1
+    chunk_s: float = field(default_factory=lambda: float(os.environ.get("INTERVIEW_INDEX_CHUNK_S", CHUNK_S)))
 
 
 @dataclass
@@ -180,7 +186,8 @@ class Ingestor:
                 return prep
             prep.info = probe(path)
             prep.timings["probe"] = time.perf_counter() - t0
-            if self.options.force or not self.library.has_transcript(prep.video_id):
+            short = prep.info.duration <= self.options.chunk_s
+            if short and (self.options.force or not self.library.has_transcript(prep.video_id)):
                 t1 = time.perf_counter()
                 prep.audio = load_audio(path, expected_duration=prep.info.duration)
                 prep.timings["audio"] = time.perf_counter() - t1
@@ -233,15 +240,12 @@ class Ingestor:
         path = str(prep.path)
         note = None
         if opts.force or not lib.has_transcript(vid):
-            audio = prep.audio
-            if audio is None:
-                audio = load_audio(prep.path, expected_duration=prep.info.duration)
-            segments, language, engine_name, model_name = self._transcribe(prep, job, audio, timings)
+            segments, language, engine_name, model_name, decoded_s = self._transcribe(prep, job, timings)
             self._set_stage(job, "speakers")
             t = time.perf_counter()
-            segments, speakers = self._speakers(segments, audio)
+            segments, speakers = self._speakers(prep, segments)
             timings["speakers"] = time.perf_counter() - t
-            duration = prep.info.duration or audio.size / SAMPLE_RATE
+            duration = prep.info.duration or decoded_s
             transcript = Transcript(
                 video_id=vid,
                 path=str(prep.path.absolute()),
@@ -275,37 +279,72 @@ class Ingestor:
         return FileResult(path, "done", vid, note=note, duration=transcript.duration,
                           segments=len(transcript.segments), timings=timings)  # fmt: skip
 
+    def _windows(self, prep: _Prepared) -> Iterator[tuple[float, np.ndarray]]:
+        if prep.audio is not None:
+            yield 0.0, prep.audio
+        else:
+            yield from windows(prep.path, self.options.chunk_s)
+
     def _transcribe(
-        self, prep: _Prepared, job: Job, audio: np.ndarray, timings: dict[str, float]
-    ) -> tuple[list[Segment], str, str, str]:
-        """Transcription, or the saved result of a run that died after it."""
+        self, prep: _Prepared, job: Job, timings: dict[str, float]
+    ) -> tuple[list[Segment], str, str, str, float]:
+        """Window by window, each finished window saved, so a killed run resumes where it was.
+
+        The language is detected on the first window and kept for the rest: a
+        long interview does not change language because one window is quiet.
+        """
         lib, opts = self.library, self.options
         asr_path = lib.asr_path(job.key)
+        state: dict[str, Any] = {"done_until": 0.0, "complete": False, "language": opts.language, "segments": []}
         if asr_path.is_file() and not opts.force:
-            saved = Transcript.load(asr_path)
-            return saved.segments, saved.language, saved.engine, saved.model
+            state = json.loads(asr_path.read_text(encoding="utf-8"))
+        segments = [Segment(s["start"], s["end"], s["text"], [Word(**w) for w in s["words"]], s.get("speaker"))
+                    for s in state["segments"]]  # fmt: skip
+        if state["complete"]:
+            return segments, state["language"], state["engine"], state["model"], state["done_until"]
         self._set_stage(job, "transcribe")
         from .engines import TranscribeOptions
 
         engine = self.engine
         t = time.perf_counter()
-        result = engine.transcribe(
-            audio,
-            TranscribeOptions(
-                language=opts.language,
-                beam_size=opts.beam_size,
-                glossary=list(opts.glossary),
-                glossary_as_hotwords=opts.glossary_as_hotwords,
-            ),
-            progress=lambda f: self.reporter.progress(str(prep.path), f),
-        )
-        timings["transcribe"] = time.perf_counter() - t
-        partial = Transcript(job.key, job.path, audio.size / SAMPLE_RATE, result.language,
-                             engine.name, engine.model_name, result.segments)  # fmt: skip
-        write_json_atomic(asr_path, partial.to_dict())
-        return result.segments, result.language, engine.name, engine.model_name
+        duration = prep.info.duration if prep.info else 0.0
+        end = 0.0
+        for offset, audio in self._windows(prep):
+            end = offset + audio.size / SAMPLE_RATE
+            if end <= state["done_until"] + 1e-6:
+                continue  # finished by a run that was stopped
 
-    def _speakers(self, segments: list[Segment], audio: np.ndarray) -> tuple[list[Segment], list[Speaker]]:
+            def progress(f: float, offset=offset, end=end) -> None:
+                self.reporter.progress(str(prep.path), (offset + f * (end - offset)) / max(duration, end))
+
+            result = engine.transcribe(
+                audio,
+                TranscribeOptions(
+                    language=state["language"],
+                    beam_size=opts.beam_size,
+                    glossary=list(opts.glossary),
+                    glossary_as_hotwords=opts.glossary_as_hotwords,
+                ),
+                progress=progress,
+            )
+            state["language"] = state["language"] or result.language
+            for seg in result.segments:
+                shift(seg, offset)
+                segments.append(seg)
+            state.update(done_until=end, engine=engine.name, model=engine.model_name,
+                         segments=[asdict(x) for x in segments])  # fmt: skip
+            write_json_atomic(asr_path, state)
+        if duration > 5.0 and end < 0.9 * duration:
+            raise MediaError(prep.path, f"truncated or corrupt: decoded {end:.1f} s of audio of {duration:.1f} s")
+        state.update(complete=True, done_until=end, engine=engine.name, model=engine.model_name,
+                     language=state["language"] or "en", segments=[asdict(x) for x in segments])  # fmt: skip
+        write_json_atomic(asr_path, state)
+        timings["transcribe"] = time.perf_counter() - t
+        return segments, state["language"], engine.name, engine.model_name, end
+
+    def _speakers(self, prep: _Prepared, segments: list[Segment]) -> tuple[list[Segment], list[Speaker]]:
+        """Diarization reads the audio again, as a stream: a second decode costs
+        seconds, holding a long file's samples would cost gigabytes."""
         opts = self.options
         if not segments:
             return segments, []
@@ -315,13 +354,16 @@ class Ingestor:
                 for w in s.words:
                     w.speaker = "SPEAKER_1"
             return segments, [Speaker("SPEAKER_1")]
-        from .diarize import assign_speakers, diarize
+        from .diarize import assign_speakers, diarize_stream
 
-        turns = diarize(
-            audio,
+        chunks = [prep.audio] if prep.audio is not None else iter_audio(prep.path, opts.chunk_s)
+        turns = diarize_stream(
+            chunks,
             num_speakers=opts.num_speakers,
             min_speakers=opts.min_speakers,
             max_speakers=opts.max_speakers,
+            progress=lambda f: self.reporter.progress(str(prep.path), f),
+            total_s=prep.info.duration if prep.info else None,
         )
         return assign_speakers(segments, turns)
 
@@ -341,6 +383,17 @@ class Ingestor:
         for job in self.library.jobs():
             if job.path == transcript.path and job.key != transcript.video_id:
                 remove_video(self.library, job.key)
+
+
+def shift(segment: Segment, offset: float) -> None:
+    """Window times -> file times."""
+    if not offset:
+        return
+    segment.start = round(segment.start + offset, 3)
+    segment.end = round(segment.end + offset, 3)
+    for w in segment.words:
+        w.start = round(w.start + offset, 3)
+        w.end = round(w.end + offset, 3)
 
 
 def remove_video(library: Library, video_id: str) -> None:

@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import fixture, run_cli
-from index.writer import segment_counts
 
+from index.writer import segment_counts
 from pipeline.library import Library
+
+from conftest import fixture, run_cli
 
 QUERIES = ["harbour", "budget", "the", '"tax relief"']
 
@@ -222,3 +223,41 @@ def test_changed_file_replaces_its_entries_and_remove(tmp_path):
     assert json.loads(run_cli("search", "harbour", "--json", "--exact", library=lib).stdout) == []
     assert run_cli("remove", str(target), library=lib).exit_code == 0
     assert library.video_ids() == [] and segment_counts(library.index_dir) == {}
+
+
+def test_long_file_resumes_mid_file_from_the_last_window(tmp_path):
+    """Windows of 8 s stand in for a long file's 10-minute windows: a run
+    killed after some windows resumes at the next one, to the same transcript."""
+    media = tmp_path / "media"
+    (target,) = copy_fixtures(media, ("three_voices.mp4",))
+    small = dict(env(), INTERVIEW_INDEX_CHUNK_S="8")
+    whole_lib, lib = tmp_path / "whole", tmp_path / "lib"
+    one = subprocess.run(cli_argv("ingest", str(target), "--language", "en", "--library", str(whole_lib)),
+                         env=small, capture_output=True, text=True)  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    argv = cli_argv("ingest", str(target), "--language", "en", "--library", str(lib))
+    proc = subprocess.Popen(argv, env=small, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    partial = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = list((lib / "work").glob("*.asr.json")) if (lib / "work").is_dir() else []
+        if found:
+            try:
+                state = json.loads(found[0].read_text())
+            except ValueError:
+                continue
+            if state["segments"] and not state["complete"]:
+                partial = state
+                break
+        time.sleep(0.02)
+    assert partial is not None, "never saw a window finished before the file"
+    proc.kill()
+    proc.wait()
+    again = subprocess.run(argv + ["--json"], env=small, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    resumed = Library(lib).load_transcript(json.loads(again.stdout)["files"][0]["video_id"])
+    whole = next(Library(whole_lib).transcripts())
+    kept = [(w["word"], w["start"]) for s in partial["segments"] for w in s["words"]]
+    assert [(w.word, w.start) for w in resumed.words[: len(kept)]] == kept, "finished windows are kept as they were"
+    assert [(w.word, w.start, w.end) for w in resumed.words] == [(w.word, w.start, w.end) for w in whole.words]
+    assert [s.speaker for s in resumed.segments] == [s.speaker for s in whole.segments]

@@ -7,9 +7,10 @@ import re
 import shutil
 
 import pytest
-from conftest import fixture, run_cli, truth, truth_word, video_id
 
 from pipeline.timefmt import parse_time
+
+from conftest import fixture, run_cli, truth, truth_word, video_id
 
 
 def search_json(lib, *args):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import fixture, truth
 
 from media import binaries
 from media.audio import SAMPLE_RATE, load_audio
 from media.errors import MediaError
 from media.probe import probe
+
+from conftest import fixture, truth
 
 
 @pytest.fixture(params=["ffprobe", "ffmpeg-only"])

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
 import shutil
 import statistics
 import sys
@@ -68,12 +70,19 @@ def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def build(ts: list[Transcript], procs: int, root: Path) -> tuple[float, int, Path]:
+def cpu_seconds() -> float:
+    """CPU of this process and its finished children (the procs=2 workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def build(ts: list[Transcript], procs: int, root: Path) -> tuple[float, float, int, Path]:
+    """(wall s, cpu s, bytes on disk, index dir)."""
     d = root / f"index-p{procs}"
     shutil.rmtree(d, ignore_errors=True)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_seconds()
     rebuild(d, ts, procs=procs)
-    return time.perf_counter() - t, dir_size(d), d
+    return time.perf_counter() - t, cpu_seconds() - c, dir_size(d), d
 
 
 def query_time(index_dir: Path, q: str, runs: int = 7, **kw) -> tuple[float, int, str]:
@@ -94,17 +103,22 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     ts = transcripts(args.segments)
-    report: dict[str, object] = {"segments": args.segments, "videos": len(ts)}
+    # Other work on the machine skews wall times (2 cores): say how busy it was.
+    report: dict[str, object] = {"segments": args.segments, "videos": len(ts), "cpus": os.cpu_count(),
+                                 "load_before": round(os.getloadavg()[0], 2)}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        t1, size1, d1 = build(ts, 1, root)
-        t2, size2, _ = build(ts, 2, root)
+        t1, c1, size1, d1 = build(ts, 1, root)
+        t2, c2, size2, _ = build(ts, 2, root)
         report.update(
             build_procs1_s=round(t1, 1), build_procs2_s=round(t2, 1), procs2_over_procs1=round(t2 / t1, 2),
+            cpu_procs1_s=round(c1, 1), cpu_procs2_s=round(c2, 1),
             index_mb_procs1=round(size1 / 2**20, 1), index_mb_procs2=round(size2 / 2**20, 1),
+            load_after_build=round(os.getloadavg()[0], 2),
         )  # fmt: skip
-        print(f"build {args.segments} segments: procs=1 {t1:.1f}s, procs=2 {t2:.1f}s "
-              f"(ratio {t2 / t1:.2f}); index {size1 / 2**20:.1f} MB")  # fmt: skip
+        print(f"build {args.segments} segments: procs=1 {t1:.1f}s (cpu {c1:.0f}s), procs=2 {t2:.1f}s "
+              f"(cpu {c2:.0f}s), ratio {t2 / t1:.2f}; index {size1 / 2**20:.1f} MB; "
+              f"load {report['load_before']} -> {report['load_after_build']}")  # fmt: skip
         queries = {
             "two_terms": ("people time", {}),
             "two_terms_exact": ("people time", {"exact": True}),

@@ -110,7 +110,7 @@ def _check_syntax(text: str) -> None:
 
 def parse(text: str) -> ParsedQuery:
     """Parse a query; a QueryError says in one line what is wrong with it."""
-    text = (text or "").replace("\x02", " ").strip()
+    text = re.sub(r"[\x00-\x1f\x7f]", " ", text or "").strip()  # no control chars (nor our stream mark)
     if not text:
         raise QueryError(text, "empty query")
     _check_syntax(text)
@@ -135,7 +135,7 @@ def parse(text: str) -> ParsedQuery:
     for leaf in positives:
         if isinstance(leaf, Q.Phrase):
             words.append(" ".join(leaf.words))
-        elif isinstance(leaf, Q.Term):
+        elif isinstance(leaf, Q.Term | Q.FuzzyTerm):
             words.append(leaf.text)
     return ParsedQuery(text, tree, words)
 

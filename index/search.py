@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import query as Q
+from whoosh.fields import Schema
+from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
 from . import normalize, schema, store
@@ -135,7 +137,8 @@ def search(
 # -- internals -------------------------------------------------------------
 
 
-def _filter(sch, speaker: str | None, video: str | None) -> Q.Query | None:
+def _filter(sch: Schema, speaker: str | None, video: str | None) -> Q.Query | None:
+    """Filters use the fields' own analyzer, so case folds exactly as at index time."""
     parts: list[Q.Query] = []
     if speaker is not None and speaker.strip():
         key = next(iter(sch[schema.SPEAKER].process_text(" ".join(speaker.split()), tokenize=False)), "")
@@ -150,12 +153,16 @@ def _filter(sch, speaker: str | None, video: str | None) -> Q.Query | None:
 def _tiered_hits(
     searcher: Searcher, tiers: Iterable[tuple[str, Q.Query]], flt: Q.Query | None, limit: int | None
 ) -> list[Hit]:
+    """Hits tier after tier; each tier masks what earlier ones found and only
+    fills the places they left, so it costs nothing once the list is full."""
     hits: list[Hit] = []
     seen: set[int] = set()
+    expanded: dict[tuple, Q.Query] = {}
     for tier, q in tiers:
         want = None if limit is None else limit - len(hits)
         if want is not None and want <= 0:
             break
+        q = _expand_fuzzy(q, searcher.reader(), expanded)
         results = searcher.search(q, limit=want, filter=flt, mask=set(seen) if seen else None)
         found = [(r.docnum, r.score) for r in results]
         spans = _spans(searcher, querymod.positive(q), [d for d, _ in found])
@@ -163,6 +170,27 @@ def _tiered_hits(
             seen.add(docnum)
             hits.append(_hit(searcher.stored_fields(docnum), _ranked(score, tier), tier, spans.get(docnum, [])))
     return hits
+
+
+def _expand_fuzzy(q: Q.Query, reader: IndexReader, memo: dict[tuple, Q.Query]) -> Q.Query:
+    """Replace fuzzy terms by the index words they stand for, once per search.
+
+    The phonetic and fuzzy tiers share fuzzy terms, and the span lookup
+    builds every matcher again; walking the term dictionary with an edit
+    automaton each time was most of a tolerant search's time.
+    """
+    if isinstance(q, Q.FuzzyTerm):
+        key = (q.fieldname, q.text, q.maxdist, q.prefixlength, q.boost)
+        if key not in memo:
+            words = list(reader.terms_within(q.fieldname, q.text, q.maxdist, prefix=q.prefixlength))
+            memo[key] = Q.Or([Q.Term(q.fieldname, w) for w in words], boost=q.boost) if words else Q.NullQuery
+        return memo[key]
+    if isinstance(q, Q.Sequence):  # apply() would drop the slop
+        parts = [_expand_fuzzy(c, reader, memo) for c in q.subqueries]
+        return Q.Sequence(parts, slop=q.slop, ordered=q.ordered, boost=q.boost)
+    if q.is_leaf():
+        return q
+    return q.apply(lambda c: _expand_fuzzy(c, reader, memo))
 
 
 def _ranked(bm25: float, tier: str) -> float:

@@ -302,3 +302,16 @@ def test_lock_is_free_again_after_an_error(ix):
     th.start()
     th.join(5)
     assert done.is_set()
+
+
+def test_whoosh_index_without_version_file_needs_rebuild(ix):
+    from whoosh.fields import TEXT, Schema
+    from whoosh.index import create_in
+
+    ix.mkdir()
+    create_in(str(ix), Schema(body=TEXT))  # e.g. made by an early build
+    assert store.stored_version(ix) == 0 and store.needs_rebuild(ix)
+    with pytest.raises(IndexVersionError):
+        search(ix, "harbour")
+    rebuild(ix, [make_transcript("v1", [(0, "SPEAKER_1", "harbour")])])
+    assert [h.video for h in search(ix, "harbour").hits] == ["v1"]

@@ -39,11 +39,14 @@ def wrap(words: list[str], max_chars: int = MAX_CHARS, max_lines: int = MAX_LINE
     if max_lines < 2:
         return None
     best: list[str] | None = None
+    best_cost = float("inf")
     for k in range(1, len(words)):
         a, b = " ".join(words[:k]), " ".join(words[k:])
         if len(a) <= max_chars and len(b) <= max_chars:
-            if best is None or max(len(a), len(b)) < max(len(x) for x in best):
-                best = [a, b]
+            # Balanced lines, but a line that ends a clause reads better.
+            cost = max(len(a), len(b)) - (10 if words[k - 1].endswith((",", ".", "?", "!", ";", ":")) else 0)
+            if cost < best_cost:
+                best, best_cost = [a, b], cost
     return best
 
 

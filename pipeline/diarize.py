@@ -112,6 +112,45 @@ def _viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
     return path
 
 
+def _label_windows(
+    vectors: np.ndarray,
+    spans: np.ndarray,
+    region_of: np.ndarray,
+    group: np.ndarray,
+    keep: np.ndarray,
+    bounds: dict,
+) -> np.ndarray:
+    """Cluster chunks of the kept windows (chunks never cross a `group` edge), then label every window."""
+    if not keep.any():
+        keep = np.ones(len(vectors), bool)
+    items = Items.from_windows(vectors[keep], spans[keep], _items(group[keep]))
+    result = cluster(items, **bounds)
+    scores = vectors @ result.centroids.T
+    labels = np.zeros(len(vectors), int)
+    for r in np.unique(region_of):
+        idx = np.flatnonzero(region_of == r)
+        labels[idx] = _viterbi(scores[idx], SWITCH_PENALTY)
+    return labels
+
+
+def _changes(region_of: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """True at each window whose speaker differs from the previous window's in the same region."""
+    out = np.zeros(len(labels), bool)
+    out[1:] = (region_of[1:] == region_of[:-1]) & (labels[1:] != labels[:-1])
+    return out
+
+
+def _straddles(spans: np.ndarray, region_of: np.ndarray, labels: np.ndarray, margin: float = 0.2) -> np.ndarray:
+    """Windows that hear more than `margin` s on both sides of an in-region speaker change."""
+    centres = spans.mean(axis=1)
+    out = np.zeros(len(labels), bool)
+    for t in np.flatnonzero(_changes(region_of, labels)):
+        cut = (centres[t - 1] + centres[t]) / 2
+        same = region_of == region_of[t]
+        out |= same & (spans[:, 0] + margin < cut) & (cut < spans[:, 1] - margin)
+    return out
+
+
 def _turns(
     regions: list[tuple[float, float]],
     spans: np.ndarray,
@@ -177,14 +216,17 @@ def diarize_stream(
     emb = analysis.embedder
     spans = np.asarray(emb.spans, np.float64)
     region_of = np.asarray(emb.regions, int)
-    items = Items.from_windows(vectors.astype(np.float64), spans, _items(region_of))
-    result = cluster(items, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers)
-
-    scores = vectors.astype(np.float64) @ result.centroids.T
-    labels = np.zeros(len(vectors), int)
-    for r in np.unique(region_of):
-        idx = np.flatnonzero(region_of == r)
-        labels[idx] = _viterbi(scores[idx], SWITCH_PENALTY)
+    vectors = vectors.astype(np.float64)
+    bounds = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers}
+    labels = _label_windows(vectors, spans, region_of, region_of, np.ones(len(vectors), bool), bounds)
+    changes = _changes(region_of, labels)
+    if changes.any():
+        # A region where the speaker changes without a pause: its chunks and
+        # the windows across the change mix two voices, and can pass for a
+        # speaker of their own. Find the speakers again without them.
+        group = np.cumsum(changes | np.r_[True, region_of[1:] != region_of[:-1]])
+        keep = ~_straddles(spans, region_of, labels)
+        labels = _label_windows(vectors, spans, region_of, group, keep, bounds)
     turns = _turns(analysis.regions, spans, region_of, labels)
     if progress:
         progress(1.0)

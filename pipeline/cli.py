@@ -174,7 +174,7 @@ def ingest(videos, library_dir, engine, model, language, beam_size, num_speakers
 @click.option("--json", "as_json", is_flag=True, help="Print hits as a JSON array, best first.")
 def search(query, library_dir, speaker, video, limit, exact, as_json):
     """Find where QUERY was said: words, "phrases", AND/OR/NOT, tax*, fuzzy~."""
-    from index.errors import QueryError
+    from index.errors import SearchIndexError
     from index.search import search as run_search
 
     library = open_library(library_dir)
@@ -188,7 +188,7 @@ def search(query, library_dir, speaker, video, limit, exact, as_json):
         result = run_search(
             library.index_dir, query, speaker=speaker, video=video_id, limit=limit, exact=exact
         )
-    except QueryError as e:
+    except SearchIndexError as e:  # a bad query, an index of another version, a lock held too long
         fail(str(e))
     if as_json:
         click.echo(json.dumps([h.to_dict() for h in result.hits], ensure_ascii=False, indent=1))

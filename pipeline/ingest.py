@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from index.errors import SearchIndexError
 from media.audio import SAMPLE_RATE, load_audio
 from media.errors import MediaError
 from media.probe import MediaInfo, check_readable, probe
@@ -137,6 +138,11 @@ class Ingestor:
         return self._engine
 
     def run(self, paths: list[Path]) -> IngestSummary:
+        from index.store import needs_rebuild
+
+        if needs_rebuild(self.library.index_dir):
+            self.reporter.message("the index was built by another version: rebuilding it from the transcripts")
+            reindex(self.library)
         summary = IngestSummary()
         jobs = max(1, self.options.jobs)
         pool = ThreadPoolExecutor(max_workers=jobs - 1) if jobs > 1 else None
@@ -229,9 +235,10 @@ class Ingestor:
                 job.status, job.error = "failed", "the recognizer could not load"
                 self.library.save_job(job)
                 raise
-            except MediaError as e:
-                self._record_failure(prep, str(e), job)
-                return FileResult(path, "failed", prep.video_id, error=str(e), timings=prep.timings)
+            except (MediaError, SearchIndexError) as e:
+                error = str(e) if isinstance(e, MediaError) else f"{path}: {e}"
+                self._record_failure(prep, error, job)
+                return FileResult(path, "failed", prep.video_id, error=error, timings=prep.timings)
 
     def _stages(self, prep: _Prepared, job: Job) -> FileResult:
         lib, opts, vid = self.library, self.options, prep.video_id

@@ -55,18 +55,23 @@ class Items:
     duration: np.ndarray  # (n,) seconds of speech
 
     @classmethod
-    def from_windows(cls, vectors: np.ndarray, spans: np.ndarray, item: np.ndarray) -> Items:
+    def from_windows(cls, vectors: np.ndarray, spans: np.ndarray, item: np.ndarray, rows: np.ndarray) -> Items:
+        """Chunk statistics of the windows `rows` of `vectors`; item[j] is the chunk of window rows[j].
+
+        Windows are read by index and in blocks, so the (possibly float16)
+        window store is never copied whole.
+        """
         n = int(item.max()) + 1 if len(item) else 0
         d = vectors.shape[1]
         sums = np.zeros((n, d))
-        np.add.at(sums, item, vectors)
+        for at in range(0, len(rows), 4096):
+            np.add.at(sums, item[at : at + 4096], vectors[rows[at : at + 4096]].astype(np.float32))
         counts = np.bincount(item, minlength=n).astype(float)
         far_sum, far_count, duration = np.zeros(n), np.zeros(n), np.zeros(n)
-        order = np.argsort(item, kind="stable")
-        bounds = np.searchsorted(item[order], np.arange(n + 1))
+        bounds = np.searchsorted(item, np.arange(n + 1))  # items are consecutive runs
         for i in range(n):
-            idx = order[bounds[i] : bounds[i + 1]]
-            v, s = vectors[idx], spans[idx]
+            idx = rows[bounds[i] : bounds[i + 1]]
+            v, s = vectors[idx].astype(np.float32), spans[idx]
             far = np.triu(np.abs(s[:, None, 0] - s[None, :, 0]) >= (s[:, 1] - s[:, 0]).max(), 1)
             far_sum[i] = float((v @ v.T)[far].sum())
             far_count[i] = float(far.sum())

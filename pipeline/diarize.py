@@ -86,18 +86,14 @@ class _Analysis:
             self.regions.append((start, end))
 
 
-def _items(region_of: np.ndarray) -> np.ndarray:
-    """Item id per window: each region cut into near-equal runs of <= CHUNK_WINDOWS windows."""
-    item = np.zeros(len(region_of), int)
-    next_id, i = 0, 0
-    while i < len(region_of):
-        j = i
-        while j < len(region_of) and region_of[j] == region_of[i]:
-            j += 1
-        parts = -(-(j - i) // CHUNK_WINDOWS)
-        item[i:j] = next_id + (np.arange(j - i) * parts) // (j - i)
+def _items(group: np.ndarray) -> np.ndarray:
+    """Chunk id per window: each run of one group cut into near-equal chunks of <= CHUNK_WINDOWS windows."""
+    item = np.zeros(len(group), int)
+    next_id = 0
+    for a, b in _runs(group):
+        parts = -(-(b - a) // CHUNK_WINDOWS)
+        item[a:b] = next_id + (np.arange(b - a) * parts) // (b - a)
         next_id += parts
-        i = j
     return item
 
 
@@ -129,14 +125,25 @@ def _label_windows(
     """Cluster chunks of the kept windows (chunks never cross a `group` edge), then label every window."""
     if not keep.any():
         keep = np.ones(len(vectors), bool)
-    items = Items.from_windows(vectors[keep], spans[keep], _items(group[keep]))
+    rows = np.flatnonzero(keep)
+    items = Items.from_windows(vectors, spans, _items(group[rows]), rows)
     result = cluster(items, **bounds)
-    scores = vectors @ result.centroids.T
+    centroids = result.centroids.astype(np.float32)
+    scores = np.concatenate(
+        [vectors[at : at + 4096].astype(np.float32) @ centroids.T for at in range(0, len(vectors), 4096)]
+    ).astype(np.float64)
     labels = np.zeros(len(vectors), int)
-    for r in np.unique(region_of):
-        idx = np.flatnonzero(region_of == r)
-        labels[idx] = _viterbi(scores[idx], SWITCH_PENALTY)
+    for a, b in _runs(region_of):
+        labels[a:b] = _viterbi(scores[a:b], SWITCH_PENALTY)
     return labels
+
+
+def _runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) index ranges of the runs of equal consecutive values."""
+    edges = np.flatnonzero(values[1:] != values[:-1]) + 1
+    starts = np.r_[0, edges]
+    ends = np.r_[edges, len(values)]
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
 def _changes(region_of: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -150,10 +157,11 @@ def _straddles(spans: np.ndarray, region_of: np.ndarray, labels: np.ndarray, mar
     """Windows that hear more than `margin` s on both sides of an in-region speaker change."""
     centres = spans.mean(axis=1)
     out = np.zeros(len(labels), bool)
-    for t in np.flatnonzero(_changes(region_of, labels)):
-        cut = (centres[t - 1] + centres[t]) / 2
-        same = region_of == region_of[t]
-        out |= same & (spans[:, 0] + margin < cut) & (cut < spans[:, 1] - margin)
+    changes = _changes(region_of, labels)
+    for a, b in _runs(region_of):
+        for t in np.flatnonzero(changes[a:b]) + a:
+            cut = (centres[t - 1] + centres[t]) / 2
+            out[a:b] |= (spans[a:b, 0] + margin < cut) & (cut < spans[a:b, 1] - margin)
     return out
 
 
@@ -165,21 +173,16 @@ def _turns(
 ) -> list[Turn]:
     """Cut each region at the midpoints between windows whose speaker differs."""
     pieces: list[tuple[float, float, int]] = []
-    i = 0
-    while i < len(region_of):
-        j = i
-        while j < len(region_of) and region_of[j] == region_of[i]:
-            j += 1
-        start, end = regions[region_of[i]]
-        centres = spans[i:j].mean(axis=1)
-        cur_start, cur = start, labels[i]
-        for t in range(i + 1, j):
+    centres = spans.mean(axis=1)
+    for a, b in _runs(region_of):
+        start, end = regions[region_of[a]]
+        cur_start, cur = start, labels[a]
+        for t in range(a + 1, b):
             if labels[t] != cur:
-                cut = float((centres[t - i - 1] + centres[t - i]) / 2)
+                cut = float((centres[t - 1] + centres[t]) / 2)
                 pieces.append((cur_start, cut, cur))
                 cur_start, cur = cut, labels[t]
         pieces.append((cur_start, end, cur))
-        i = j
 
     merged: list[list] = []
     for start, end, lab in pieces:
@@ -220,8 +223,8 @@ def diarize_stream(
         return []
 
     emb = analysis.embedder
-    spans = np.asarray(emb.spans, np.float64)
-    region_of = np.asarray(emb.regions, int)
+    spans = emb.spans
+    region_of = emb.regions
     bounds = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers}
     labels = _label_windows(vectors, spans, region_of, region_of, np.ones(len(vectors), bool), bounds)
     changes = _changes(region_of, labels)

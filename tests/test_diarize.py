@@ -193,7 +193,7 @@ def test_memory_stays_flat_on_long_audio():
         peak = max(peak, analysis._buf.size)
     vectors = analysis.finish()
     assert peak <= 16000 * (30 + analysis.vad.opt.max_region_s + 1)
-    assert vectors.nbytes <= 1024 * len(long) / 16000 / 0.4  # 1 KB of embedding per 0.4 s, at most
+    assert vectors.nbytes <= 512 * len(long) / 16000 / 0.4  # 512 bytes (float16) per 0.4 s, at most
 
 
 def test_longer_mixed_recording_keeps_the_count():

@@ -163,6 +163,15 @@ def test_assign_speakers_edge_cases():
     assert assign_speakers([], turns) == ([], [])
 
 
+def test_a_word_stretched_back_over_a_pause_goes_by_its_end():
+    # Whisper gave the first word of a turn, "A", 100.05-101.09 s: most of it
+    # in the pause and the end of the previous turn, but it was said at 101.01.
+    turns = [Turn(95.0, 100.26, "SPEAKER_1"), Turn(101.01, 106.0, "SPEAKER_2")]
+    words = [Word("A", 100.05, 101.09), Word("few", 101.09, 101.4), Word("months", 101.4, 101.8)]
+    out, _ = assign_speakers([Segment(100.05, 101.8, "A few months", words)], turns)
+    assert [(s.speaker, s.text) for s in out] == [("SPEAKER_1", "A few months")]  # renumbered: first heard
+
+
 # -- silence and length -------------------------------------------------------------
 def test_silence_gives_no_turns_and_one_speaker_at_most():
     silent = load_audio(FIXTURES / "silence.mp4")

@@ -21,6 +21,10 @@ MIN_PHONETIC_LETTERS = 4
 MIN_NEAR_KEY = 5
 # Each part of a word searched as two recognised words ("Kiti Wake").
 MIN_SPLIT_PART = 3
+# A name heard as two words whose first also carries the end of the word
+# before it ("join Skolkovo" heard "nineskill Corvo"): the first part's key
+# must be at least this long to be matched at the end of a longer key.
+MIN_GLUED_KEY = 3
 
 # Words so common that they are never the misheard form of a name, but whose
 # keys collide with names' ("also" ALS = "Ellis" ALS): they get no sound key.

@@ -188,9 +188,26 @@ def _sound_alternatives(word: str) -> list[Q.Query]:
         alts.append(Q.Term(SOUND, key, boost=2.0))
         if len(key) >= phonetic.MIN_NEAR_KEY:
             alts.append(Q.FuzzyTerm(SOUND, key, maxdist=1, prefixlength=0))
-    for a, b in phonetic.splits(word):
+    splits = phonetic.splits(word)
+    for a, b in splits:
         alts.append(Q.Sequence([_any(SOUND, phonetic.keys(a)), _any(SOUND, phonetic.keys(b))], slop=1))
+    if max(map(len, phonetic.keys(word))) >= phonetic.MIN_NEAR_KEY:
+        # Heard as two words, the first glued to the end of the word before it
+        # and the second a sound off ("join Skolkovo" -> "nineskill Corvo":
+        # NNSKL ends with SKL of "skol", KRF is one edit from KF of "kovo").
+        # Only for long keys: both parts together must still spell the name's sound.
+        for a, b in splits:
+            heads = [k for k in phonetic.keys(a) if len(k) >= phonetic.MIN_GLUED_KEY]
+            if not heads:
+                continue
+            first = _any_query([Q.Wildcard(SOUND, "*" + k) for k in heads])
+            rest = _any_query([Q.FuzzyTerm(SOUND, k, maxdist=1, prefixlength=1) for k in phonetic.keys(b)])
+            alts.append(Q.Sequence([first, rest], slop=1))
     return alts
+
+
+def _any_query(qs: list[Q.Query]) -> Q.Query:
+    return qs[0] if len(qs) == 1 else Q.Or(qs)
 
 
 def _any(field: str, texts: tuple[str, ...]) -> Q.Query:

@@ -173,7 +173,7 @@ def _tiered_hits(
 
 
 def _expand_fuzzy(q: Q.Query, reader: IndexReader, memo: dict[tuple, Q.Query]) -> Q.Query:
-    """Replace fuzzy terms by the index words they stand for, once per search.
+    """Replace fuzzy terms (and sound-key wildcards) by the index words they stand for, once per search.
 
     The phonetic and fuzzy tiers share fuzzy terms, and the span lookup
     builds every matcher again; walking the term dictionary with an edit
@@ -183,6 +183,13 @@ def _expand_fuzzy(q: Q.Query, reader: IndexReader, memo: dict[tuple, Q.Query]) -
         key = (q.fieldname, q.text, q.maxdist, q.prefixlength, q.boost)
         if key not in memo:
             words = list(reader.terms_within(q.fieldname, q.text, q.maxdist, prefix=q.prefixlength))
+            memo[key] = Q.Or([Q.Term(q.fieldname, w) for w in words], boost=q.boost) if words else Q.NullQuery
+        return memo[key]
+    if isinstance(q, Q.Wildcard) and q.fieldname == schema.SOUND:  # "*SKL": a scan of the sound keys
+        key = ("*", q.fieldname, q.text, q.boost)
+        if key not in memo:
+            field = reader.schema[q.fieldname]
+            words = [field.from_bytes(b) for b in q._btexts(reader)]
             memo[key] = Q.Or([Q.Term(q.fieldname, w) for w in words], boost=q.boost) if words else Q.NullQuery
         return memo[key]
     if isinstance(q, Q.Sequence):  # apply() would drop the slop

@@ -147,3 +147,35 @@ def test_late_audio_track_keeps_playback_time(tmp_path, speakers_flag):
     t = truth("late_audio")
     spoken = [w["start"] + t["audio_offset"] for w in t["words"] if w["word"].lower().startswith("budget")]
     assert hits and all(min(abs(h["start"] - s) for s in spoken) < 0.5 for h in hits), (hits, spoken)
+
+
+def test_speakers_rename_reaches_search_and_export(tmp_path):
+    lib = tmp_path / "lib"
+    assert run_cli("ingest", str(fixture("two_voices.mp4")), "--language", "en", library=lib).exit_code == 0
+    vid = video_id(lib, "two_voices.mp4")
+    listing = run_cli("speakers", vid, "--json", library=lib)
+    stats = json.loads(listing.stdout)
+    assert [s["label"] for s in stats] == ["SPEAKER_1", "SPEAKER_2"]
+    assert stats[0]["first_words"].lower().startswith("welcome back")
+    assert all(s["talk_time"] > 3 for s in stats)
+
+    renamed = run_cli("speakers", vid, "--rename", "speaker_2=Alexander Okunev", "--rename",
+                      'SPEAKER_1="Jane Host"', library=lib)  # fmt: skip
+    assert renamed.exit_code == 0, renamed.output
+    assert "Alexander Okunev (SPEAKER_2)" in renamed.stdout
+
+    # The guest says "tax relief": search shows the name, and filters by name or label, any case.
+    hits = search_json(lib, '"tax relief"')
+    assert hits[0]["speaker"] == "Alexander Okunev" and hits[0]["speaker_label"] == "SPEAKER_2"
+    assert search_json(lib, '"tax relief"', "--speaker", "alexander okunev")
+    assert search_json(lib, '"tax relief"', "--speaker", "speaker_2")
+    assert search_json(lib, '"tax relief"', "--speaker", "Jane Host") == []
+    srt = run_cli("export", vid, "--format", "srt", library=lib).stdout
+    assert "[Jane Host] Welcome back." in srt and "[Alexander Okunev] Thank you." in srt
+    assert "<v Alexander Okunev>" in run_cli("export", vid, "--format", "vtt", library=lib).stdout
+    data = json.loads(run_cli("export", vid, "--format", "json", library=lib).stdout)
+    assert {s["speaker"] for s in data["segments"]} == {"Jane Host", "Alexander Okunev"}
+    assert data["segments"][0]["words"][0]["speaker"] == "Jane Host"
+
+    bad = run_cli("speakers", vid, "--rename", "SPEAKER_9=Nobody", library=lib)
+    assert bad.exit_code == 1 and "SPEAKER_9" in bad.stderr

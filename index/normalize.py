@@ -29,6 +29,12 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 # How many recognised tokens a glossary term may have been split into.
 MAX_GLOSSARY_SPLIT = 4
+# A single heard word is indexed as a glossary term it sounds like ("Skilkovo"
+# for Skolkovo) only if the term has at least this many letters: shorter terms
+# sound and look like too many ordinary words ("Vist" ~ "visit").
+MIN_ALIAS_LETTERS = 6
+# ... and the spelling may differ by one edit per this many letters of the term.
+ALIAS_LETTERS_PER_EDIT = 4
 
 
 @lru_cache(maxsize=200_000)
@@ -69,6 +75,14 @@ class Glossary:
             if compact:
                 self.terms[compact] = toks
         self.max_len = max((len(c) for c in self.terms), default=0)
+        # Single-word terms long enough to be matched by sound: compact form -> sound keys
+        self.sounds: dict[str, tuple[str, ...]] = {}
+        for compact, toks in self.terms.items():
+            if len(toks) == 1 and len(compact) >= MIN_ALIAS_LETTERS and compact.isalpha():
+                from . import phonetic
+
+                if phonetic.keys(compact):
+                    self.sounds[compact] = phonetic.keys(compact)
 
     def __bool__(self) -> bool:
         return bool(self.terms)
@@ -92,14 +106,53 @@ class Glossary:
                     return compact
         return None
 
-    def extra_tokens(self, seg_tokens: Sequence[str]) -> list[tuple[int, str]]:
-        """(position, token) pairs to add where a glossary term was heard split or merged.
+    def sounds_like(self, heard: str) -> str | None:
+        """The single-word term (compact form) a capitalised heard word stands for, if any.
+
+        The recognizer writes a name it does not know the way it heard it
+        ("Skilkovo", "Melarussian"): the word must sound like the term (same
+        Double Metaphone key, or one key edit for keys of phonetic.MIN_NEAR_KEY
+        or more) and be spelled like it (one edit per ALIAS_LETTERS_PER_EDIT
+        letters). Terms shorter than MIN_ALIAS_LETTERS and the common words of
+        phonetic.COMMON_WORDS never match.
+        """
+        from . import phonetic
+
+        if not self.sounds or heard in self.terms or heard in phonetic.COMMON_WORDS:
+            return None
+        heard_keys = phonetic.keys(heard)
+        if not heard_keys:
+            return None
+        for compact, term_keys in self.sounds.items():
+            budget = len(compact) // ALIAS_LETTERS_PER_EDIT
+            if abs(len(compact) - len(heard)) > budget or edit_distance(compact, heard, budget) > budget:
+                continue
+            for a in heard_keys:
+                for b in term_keys:
+                    near = min(len(a), len(b)) >= phonetic.MIN_NEAR_KEY and edit_distance(a, b, 1) <= 1
+                    if a == b or near:
+                        return compact
+        return None
+
+    def extra_tokens(
+        self, seg_tokens: Sequence[str], capitalized: Sequence[bool] | None = None
+    ) -> list[tuple[int, str]]:
+        """(position, token) pairs to add where a glossary term was heard split, merged or misspelled.
 
         "Kiti Wake" for "Kittiwake" gets "kittiwake" at the first and at the
         last position of the split, so both "the Kittiwake" and "Kittiwake
         colony" still match as phrases. A term heard as-is adds nothing.
+        A capitalised word (`capitalized[i]`, how the recognizer writes a name)
+        that sounds like a term (`sounds_like`) gets the term at its position:
+        "Skilkovo" is then an exact hit for Skolkovo. Lower-case words never
+        do, so ordinary words do not turn into names.
         """
         extra: list[tuple[int, str]] = []
+        if capitalized is not None:
+            for pos, (tok, cap) in enumerate(zip(seg_tokens, capitalized, strict=True)):
+                compact = self.sounds_like(tok) if cap else None
+                if compact is not None:
+                    extra.append((pos, compact))
         for start in range(len(seg_tokens)):
             acc = ""
             for n in range(1, MAX_GLOSSARY_SPLIT + 1):
@@ -140,10 +193,16 @@ def edit_distance(a: str, b: str, limit: int) -> int:
 
 def prepare(words: Sequence[str], glossary: Glossary | None = None) -> str:
     """Encode a segment's words as the prepared stream all text fields index."""
-    seg_tokens = [t for w in words for t in tokens(w)]
+    seg_tokens: list[str] = []
+    capitalized: list[bool] = []  # per token: its word starts with a capital ("Skilkovo,")
+    for w in words:
+        toks = tokens(w)
+        first = next((c for c in w if c.isalnum()), "")
+        seg_tokens.extend(toks)
+        capitalized.extend([first.isupper()] * len(toks))
     entries = [f"{pos}{_POS_SEP}{tok}" for pos, tok in enumerate(seg_tokens)]
     if glossary:
-        entries.extend(f"{pos}{_POS_SEP}{tok}" for pos, tok in glossary.extra_tokens(seg_tokens))
+        entries.extend(f"{pos}{_POS_SEP}{tok}" for pos, tok in glossary.extra_tokens(seg_tokens, capitalized))
     return PREPARED_MARK + _ENTRY_SEP.join(entries)
 
 

@@ -1,0 +1,189 @@
+"""Glossary: echoes dropped, the steered pass merged into the plain one, heard names aliased
+at index time, and names heard as two glued words found by sound."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_index import make_transcript, word_start
+
+from index import normalize
+from index.search import search
+from index.writer import add_transcript
+from pipeline.engines import drop_glossary_echoes, merge_glossary
+from pipeline.transcript import Segment, Word
+
+TERMS = ["Skolkovo", "Belarusian", "BelAZ", "Minsk", "Vist"]
+
+
+def seg(start: float, text: str) -> Segment:
+    """A segment whose words are 0.5 s apart from `start`."""
+    words = [Word(w, start + 0.5 * i, start + 0.5 * i + 0.4) for i, w in enumerate(text.split())]
+    return Segment(words[0].start, words[-1].end, text, words)
+
+
+def texts(segments: list[Segment]) -> list[str]:
+    return [s.text for s in segments]
+
+
+# -- echoes ---------------------------------------------------------------
+
+
+def test_a_bare_list_of_terms_is_an_echo():
+    segs = [seg(0.0, "The full interview is on our channel."), seg(10.0, "Belarusian, BelAZ, Minsk, BelAZ")]
+    assert texts(drop_glossary_echoes(segs, TERMS)) == ["The full interview is on our channel."]
+
+
+def test_a_list_ending_a_segment_after_its_last_sentence_is_cut_off():
+    (out,) = drop_glossary_echoes([seg(0.0, "Thank you both. Skolkovo, BelAZ.")], TERMS)
+    assert out.text == "Thank you both." and [w.word for w in out.words] == ["Thank", "you", "both."]
+    assert (out.start, out.end) == (0.0, 1.4)
+
+
+def test_terms_in_speech_are_not_echoes():
+    segs = [
+        seg(0.0, "Cooperation with Skolkovo, BelAZ."),  # inside a sentence
+        seg(10.0, "Skolkovo and BelAZ work together."),  # a list with a word between
+        seg(20.0, "Minsk."),  # one term alone is an answer, not a list
+    ]
+    assert drop_glossary_echoes(segs, TERMS) == segs
+    assert drop_glossary_echoes(segs, []) == segs
+
+
+def test_multiword_terms_count_as_one_term_of_the_list():
+    segs = [seg(0.0, "Goodbye."), seg(5.0, "Vist Mining, High Technologies Park.")]
+    assert texts(drop_glossary_echoes(segs, ["Vist Mining", "High Technologies Park"])) == ["Goodbye."]
+
+
+# -- merging the steered pass ---------------------------------------------------
+
+
+def test_steered_names_replace_what_the_plain_pass_misheard():
+    plain = [seg(0.0, "For example, with mining technology works together"),
+             seg(4.0, "with melee metal and unmanned trucks.")]  # fmt: skip
+    steered = [seg(0.0, "For example, Vist Mining technology works together with BelAZ on a unmanned trucks.")]
+    out = merge_glossary(plain, steered, TERMS)
+    assert texts(out) == ["For example, Vist mining technology works together", "with BelAZ on a unmanned trucks."]
+    assert out[0].words[2].start == steered[0].words[2].start  # the steered word keeps its time
+
+
+def test_a_glossary_term_the_plain_pass_heard_is_never_replaced():
+    plain = [seg(0.0, "Alexander, Belarusian media reported that Skilkovo residents approached Belarusian companies")]
+    steered = [seg(0.0, "Alexander, BelAZ and media reported that Skolkovo residents approached BelAZ company")]
+    (out,) = merge_glossary(plain, steered, TERMS)
+    assert out.text == "Alexander, Belarusian media reported that Skolkovo residents approached Belarusian companies"
+
+
+def test_words_only_the_steered_pass_has_are_not_taken():
+    plain = [seg(0.0, "The full interview is available on our channel.")]
+    steered = [seg(0.0, "The full interview is available on our channel."), seg(5.0, "Belarusian, BelAZ, Minsk")]
+    assert merge_glossary(plain, steered, TERMS) == plain
+
+
+def test_long_disagreements_keep_the_plain_words():
+    plain = [seg(0.0, "we went to the old harbour market near the bridge yesterday")]
+    steered = [seg(0.0, "we went to Minsk and then to BelAZ and the factory yesterday")]
+    assert merge_glossary(plain, steered, TERMS) == plain
+
+
+def test_a_block_spanning_two_segments_stays_in_the_first():
+    plain = [seg(0.0, "A few months ago we tried to nineskill"), seg(5.0, "Corvo. Our colleagues helped.")]
+    steered = [seg(0.0, "A few months ago we tried to join Skolkovo. Our colleagues helped.")]
+    out = merge_glossary(plain, steered, TERMS)
+    assert texts(out) == ["A few months ago we tried to join Skolkovo.", "Our colleagues helped."]
+    assert out[1].start == plain[1].words[1].start
+
+
+def test_nothing_to_merge_without_a_glossary():
+    plain, steered = [seg(0.0, "with mining")], [seg(0.0, "Vist Mining")]
+    assert merge_glossary(plain, steered, []) is plain
+
+
+# -- aliasing at index time -------------------------------------------------------
+
+
+def test_a_capitalised_word_sounding_like_a_term_is_indexed_as_the_term(tmp_path):
+    d = tmp_path / "index"
+    add_transcript(d, make_transcript("a", [
+        (0.0, "SPEAKER_1", "Residents of Skilkovo approached Melarussian companies."),
+    ], glossary=TERMS))  # fmt: skip
+    for name, at in (("Skolkovo", 2), ("Belarusian", 4)):
+        (hit,) = search(d, name, exact=True).hits
+        assert (hit.match, hit.start) == ("exact", word_start(0.0, at)), name
+    (hit,) = search(d, "Skolkovo").hits
+    assert hit.text == "Residents of Skilkovo approached Melarussian companies."  # kept as heard
+    assert search(d, "Skilkovo").hits[0].match == "exact"  # and findable as heard
+
+
+def test_without_the_glossary_the_same_words_are_only_sound_alikes(tmp_path):
+    d = tmp_path / "index"
+    add_transcript(d, make_transcript("a", [(0.0, "SPEAKER_1", "Residents of Skilkovo approached us.")]))
+    assert search(d, "Skolkovo", exact=True).hits == []
+    assert [h.match for h in search(d, "Skolkovo").hits] == ["phonetic"]
+
+
+COMMON_TEXT = [
+    "We visit the vast park of the mining companies every year.",  # visit/vast ~ Vist, mining ~ Minsk
+    "Visit our school and cover the market, the mink farm and the belts.",
+    "Residents want cooperation on projects in technology and education.",
+    "International partners, Belarus and Russia, visited Bellarus.",  # Belarus is not Belarusian
+]
+
+
+@pytest.fixture(scope="module")
+def common_ix(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("common") / "index"
+    add_transcript(d, make_transcript("c", [(10.0 * i, "SPEAKER_1", t) for i, t in enumerate(COMMON_TEXT)],
+                                      glossary=TERMS + ["Kittiwake", "Vellacourt"]))  # fmt: skip
+    return d
+
+
+@pytest.mark.parametrize("name", TERMS + ["Kittiwake", "Vellacourt"])
+def test_common_words_never_become_glossary_terms(common_ix, name):
+    assert search(common_ix, name, exact=True).hits == []
+
+
+def test_aliases_are_only_for_long_terms_and_need_sound_and_spelling():
+    g = normalize.Glossary(TERMS + ["Vellacourt"])
+    assert g.sounds_like("skilkovo") == "skolkovo"
+    assert g.sounds_like("melarussian") == "belarusian"
+    assert g.sounds_like("bellacourt") == "vellacourt"
+    assert g.sounds_like("skolkovo") is None  # heard right: nothing to add
+    for word in ("visit", "vast", "mink", "mining", "belarus", "school", "melacort", "velocity", "also", "kilcovo"):
+        assert g.sounds_like(word) is None, word
+    assert not normalize.Glossary(["Vist"]).sounds  # too short to be matched by sound
+
+
+def test_only_capitalised_words_are_aliased():
+    g = normalize.Glossary(["Skolkovo"])
+    assert g.extra_tokens(["of", "skilkovo"], [False, True]) == [(1, "skolkovo")]
+    assert g.extra_tokens(["of", "skilkovo"], [False, False]) == []
+    assert normalize.prepare(["of", "skilkovo"], g) == normalize.prepare(["of", "skilkovo"])
+    assert normalize.prepare(["of", "Skilkovo."], g) != normalize.prepare(["of", "Skilkovo."])
+
+
+# -- no glossary: a name heard as two words glued to the word before -----------------
+
+
+def test_name_heard_as_two_words_glued_to_the_word_before(tmp_path):
+    d = tmp_path / "index"
+    add_transcript(d, make_transcript("s", [
+        (0.0, "SPEAKER_1", "A few months ago we tried to nineskill Corvo."),
+        (10.0, "SPEAKER_1", "The school covered it."),  # SKL then KFRT: two edits from KF
+        (20.0, "SPEAKER_1", "Joining the park in Minsk is easier."),
+    ]))  # fmt: skip
+    (hit,) = search(d, "Skolkovo").hits
+    assert (hit.match, hit.start) == ("phonetic", word_start(0.0, 7))
+    assert hit.highlighted() == "A few months ago we tried to **nineskill Corvo**."
+    assert search(d, "Skolkovo", exact=True).hits == []
+    # one key edit in all, as for single words (Kilcovo KLKF ~ SKLKF): "school cover" sounds alike too
+    add_transcript(d, make_transcript("t", [(0.0, "SPEAKER_1", "The school cover was red.")]))
+    assert sorted((h.video, h.match) for h in search(d, "Skolkovo").hits) == [("s", "phonetic"), ("t", "phonetic")]
+
+
+def test_glued_split_is_only_for_long_sound_keys(tmp_path):
+    d = tmp_path / "index"
+    add_transcript(d, make_transcript("s", [(0.0, "SPEAKER_1", "Our marketplace rent went up.")]))
+    # "market" (MRKT) is too short a key to be looked for as a glued pair
+    assert [h.match for h in search(d, "market", limit=None).hits] == []

@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "bench"
 FRAME = 0.01
-ASR_REALTIME = 14.0  # faster-whisper base, int8, this machine: for the share of ingest
 
 
 def read_rttm(path: Path) -> list[tuple[float, float, str]]:
@@ -167,6 +166,14 @@ def main() -> int:
     score = der(reference, hyp, truth.get("pauses", []), audio_s)
     found = len({t.label for t in turns})
 
+    # The transcription of the same audio, timed in this run, for the stage's share of the ingest.
+    from pipeline.engines import TranscribeOptions, load_engine
+
+    engine = load_engine()
+    t0 = time.perf_counter()
+    engine.transcribe(audio, TranscribeOptions())
+    asr_s = time.perf_counter() - t0
+
     forced = {}
     for k in (2, 4):
         ft = diarize(audio, num_speakers=k)
@@ -177,7 +184,8 @@ def main() -> int:
         "audio_s": round(audio_s, 2),
         "diarization_s": round(diar_s, 3),
         "realtime_x": round(audio_s / diar_s, 1),
-        "ingest_share_est": round(diar_s / (diar_s + audio_s / ASR_REALTIME), 3),
+        "transcription_s": round(asr_s, 2),
+        "ingest_share": round(diar_s / (diar_s + asr_s), 3),
         "model_load_s": round(load_s, 2),
         "der": round(score["der"], 4),
         "miss": round(score["miss"], 4),
@@ -205,10 +213,9 @@ def main() -> int:
     print(f"media            {report['media']}")
     print(f"audio seconds    {audio_s:.1f}")
     print(f"diarization s    {diar_s:.2f}  ({report['realtime_x']}x realtime; models loaded once in {load_s:.2f} s)")
-    asr_s = audio_s / ASR_REALTIME
     print(
-        f"ingest share     {diar_s / (diar_s + asr_s):.1%} of diarization + transcription "
-        f"(faster-whisper base at ~{ASR_REALTIME:.0f}x realtime here: {asr_s:.1f} s)"
+        f"ingest share     {report['ingest_share']:.1%} of diarization + transcription "
+        f"(faster-whisper base, same audio, this run: {asr_s:.1f} s)"
     )
     print(
         f"DER              {score['der']:.2%}  (miss {score['miss']:.2%}, false alarm "
@@ -226,9 +233,9 @@ def main() -> int:
                 f"~{r['audio_end_s']:.0f} s of audio, {r['speakers']} speakers (diarize_file, streamed)"
             )
         print(f"RSS growth       {m['rss_growth']:.2f}x for {args.tile}x the audio")
-    ok = score["der"] <= 0.10 and found == n_ref and audio_s / diar_s >= 50
-    print("floors           " + ("met" if ok else "NOT met") + " (DER <= 10 %, speakers found, >= 50x realtime)")
-    return 0
+    ok = score["der"] <= 0.10 and found == n_ref and report["ingest_share"] <= 0.25
+    print("floors           " + ("met" if ok else "NOT met") + " (DER <= 10 %, speakers found, <= 25 % of ingest)")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

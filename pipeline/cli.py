@@ -109,21 +109,40 @@ class CliReporter(Reporter):
 @main.command()
 @click.argument("videos", nargs=-1, required=True)
 @library_option
-@click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]), default=None,
-              help="Recognizer (default: faster-whisper, measured fastest at equal accuracy).")
+@click.option(
+    "--engine",
+    type=click.Choice(["faster-whisper", "openai-whisper"]),
+    default=None,
+    help="Recognizer (default: faster-whisper, measured fastest at equal accuracy).",
+)
 @click.option("--model", default=None, help="Model name (tiny.en, base, ...) or a local model path.")
 @click.option("--language", default=None, help="Spoken language code, e.g. en (default: detect).")
 @click.option("--beam-size", type=click.IntRange(1, 10), default=5, show_default=True)
-@click.option("--speakers", "num_speakers", type=click.IntRange(1, 20), default=None,
-              help="Exact number of speakers (default: found automatically).")
+@click.option(
+    "--speakers",
+    "num_speakers",
+    type=click.IntRange(1, 20),
+    default=None,
+    help="Exact number of speakers (default: found automatically).",
+)
 @click.option("--min-speakers", type=click.IntRange(1, 20), default=1, show_default=True)
 @click.option("--max-speakers", type=click.IntRange(1, 20), default=8, show_default=True)
 @click.option("--no-diarize", is_flag=True, help="Skip speaker detection (one speaker).")
-@click.option("--glossary", "glossary_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File of names to expect, one a line (adds to the library glossary).")
+@click.option(
+    "--glossary",
+    "glossary_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File of names to expect, one a line (adds to the library glossary).",
+)
 @click.option("--force", is_flag=True, help="Re-ingest files that are already done.")
-@click.option("--jobs", type=click.IntRange(1, 8), default=1, show_default=True,
-              help="Prepare the next files (probe, audio) while one is transcribed.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 8),
+    default=1,
+    show_default=True,
+    help="Prepare the next files (probe, audio) while one is transcribed.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def ingest(videos, library_dir, engine, model, language, beam_size, num_speakers, min_speakers, max_speakers,
            no_diarize, glossary_file, force, jobs, as_json):  # fmt: skip
@@ -185,9 +204,7 @@ def search(query, library_dir, speaker, video, limit, exact, as_json):
         except LookupError as e:
             fail(str(e))
     try:
-        result = run_search(
-            library.index_dir, query, speaker=speaker, video=video_id, limit=limit, exact=exact
-        )
+        result = run_search(library.index_dir, query, speaker=speaker, video=video_id, limit=limit, exact=exact)
     except SearchIndexError as e:  # a bad query, an index of another version, a lock held too long
         fail(str(e))
     if as_json:
@@ -208,10 +225,20 @@ def search(query, library_dir, speaker, video, limit, exact, as_json):
 @main.command("export")
 @click.argument("video")
 @library_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
-              help="Output format (default: from -o's extension, else srt).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here instead of stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Output format (default: from -o's extension, else srt).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write here instead of stdout.",
+)
 @click.option("--no-speakers", is_flag=True, help="Leave speaker names out.")
 def export_cmd(video, library_dir, fmt, output, no_speakers):
     """Write VIDEO's transcript as subtitles (srt, vtt), text or JSON."""
@@ -257,8 +284,13 @@ def list_cmd(library_dir, as_json):
 @main.command()
 @click.argument("video")
 @library_option
-@click.option("--rename", "renames", multiple=True, metavar='LABEL="Name"',
-              help='Name a speaker, e.g. --rename SPEAKER_1="Alexander Okunev" (repeatable).')
+@click.option(
+    "--rename",
+    "renames",
+    multiple=True,
+    metavar='LABEL="Name"',
+    help='Name a speaker, e.g. --rename SPEAKER_1="Alexander Okunev" (repeatable).',
+)
 @click.option("--json", "as_json", is_flag=True)
 def speakers(video, library_dir, renames, as_json):
     """List VIDEO's speakers with talk time and first words, or name them."""
@@ -281,7 +313,7 @@ def speakers(video, library_dir, renames, as_json):
         return
     for s in stats:
         named = f"{s.name} ({s.label})" if s.name != s.label else s.label
-        click.echo(f"{named}  {clock(s.talk_time)}  {s.segments} segments  \"{s.first_words}…\"")
+        click.echo(f'{named}  {clock(s.talk_time)}  {s.segments} segments  "{s.first_words}…"')
 
 
 @main.command()

@@ -191,8 +191,7 @@ def to_json_dict(transcript: Transcript, speakers: bool = True) -> dict:
                 **spk(s.speaker),
                 "text": s.text,
                 "words": [
-                    {"word": w.word, "start": w.start, "end": w.end, **spk(w.speaker or s.speaker)}
-                    for w in s.words
+                    {"word": w.word, "start": w.start, "end": w.end, **spk(w.speaker or s.speaker)} for w in s.words
                 ],
             }
             for s in transcript.segments

@@ -115,9 +115,7 @@ class _Prepared:
 
 
 class Ingestor:
-    def __init__(
-        self, library: Library, options: IngestOptions | None = None, reporter: Reporter | None = None
-    ):
+    def __init__(self, library: Library, options: IngestOptions | None = None, reporter: Reporter | None = None):
         self.library = library.ensure()
         self.options = options or IngestOptions()
         self.reporter = reporter or Reporter()

@@ -1,12 +1,12 @@
 """The library folder: the one place that decides where everything lives.
 
-    LIBRARY/
-      transcripts/ID.json   saved transcripts, the source of truth
-      index/                whoosh index, derived; `reindex` rebuilds it
-      jobs/KEY.json         per-file ingest state (stage, status, error)
-      work/ID.asr.json      finished transcription of a file not yet saved
-      locks/ID.lock         held while a process works on a file
-      glossary.txt          library-wide glossary, one term a line
+LIBRARY/
+  transcripts/ID.json   saved transcripts, the source of truth
+  index/                whoosh index, derived; `reindex` rebuilds it
+  jobs/KEY.json         per-file ingest state (stage, status, error)
+  work/ID.asr.json      finished transcription of a file not yet saved
+  locks/ID.lock         held while a process works on a file
+  glossary.txt          library-wide glossary, one term a line
 """
 
 from __future__ import annotations

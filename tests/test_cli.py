@@ -24,9 +24,7 @@ def test_search_gives_the_time_of_the_word(ingested):
     expected = [w["start"] for w in truth("two_voices")["words"] if w["word"].lower().startswith("harbour")]
     assert len(hits) >= 2
     for hit in hits:
-        assert {"video", "path", "start", "end", "speaker", "text", "segment_start", "segment_end", "score"} <= set(
-            hit
-        )
+        assert {"video", "path", "start", "end", "speaker", "text", "segment_start", "segment_end", "score"} <= set(hit)
         # The word's time, not the segment's: within 0.5 s of where it was said.
         assert min(abs(hit["start"] - t) for t in expected) < 0.5, (hit, expected)
         assert hit["segment_start"] <= hit["start"] <= hit["end"] <= hit["segment_end"] + 0.01

@@ -12,7 +12,7 @@ from whoosh.fields import ID, STORED, TEXT, Schema
 
 from .analysis import PreparedAnalyzer
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: glossary aliases for names heard misspelled
 
 VIDEO = "video"
 PATH = "path"

@@ -46,7 +46,10 @@ class IngestOptions:
     min_speakers: int = 1
     max_speakers: int = 8
     glossary: list[str] = field(default_factory=list)
-    glossary_as_hotwords: bool = True  # faster-whisper: every window (hotwords) or the first (prompt)
+    # True: decode plainly and steered by the glossary, keep the steered words only where
+    # they put a glossary term in place of a short misheard run (twice the decoding time).
+    # False: one decoding, the glossary as the first window's prompt.
+    glossary_as_hotwords: bool = True
     force: bool = False
     jobs: int = 1
     chunk_s: float = field(default_factory=lambda: float(os.environ.get("INTERVIEW_INDEX_CHUNK_S", CHUNK_S)))

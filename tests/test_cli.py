@@ -177,3 +177,28 @@ def test_speakers_rename_reaches_search_and_export(tmp_path):
 
     bad = run_cli("speakers", vid, "--rename", "SPEAKER_9=Nobody", library=lib)
     assert bad.exit_code == 1 and "SPEAKER_9" in bad.stderr
+
+
+def test_audio_files_are_accepted(tmp_path):
+    """wav, flac, mp3 and m4a, made from the fixture's audio with the same ffmpeg the tool uses."""
+    import ffmpeg
+
+    from media.binaries import ffmpeg_exe
+
+    media = tmp_path / "audio only"
+    media.mkdir()
+    for ext in ("wav", "flac", "mp3", "m4a"):
+        (
+            ffmpeg.input(str(fixture("two_voices.mp4")))
+            .output(str(media / f"interview.{ext}"), vn=None, ac=1)
+            .global_args("-nostdin", "-loglevel", "error")
+            .run(cmd=ffmpeg_exe(), overwrite_output=True)
+        )
+    lib = tmp_path / "lib"
+    result = run_cli("ingest", str(media), "--language", "en", "--no-diarize", "--json", library=lib)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["done"] == 4
+    hits = search_json(lib, '"tax relief"', "--limit", "10")
+    assert sorted(h["path"].rsplit(".", 1)[1] for h in hits) == ["flac", "m4a", "mp3", "wav"]
+    spoken = truth_word("two_voices", "tax")["start"]
+    assert all(abs(h["start"] - spoken) < 0.5 for h in hits), hits

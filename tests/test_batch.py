@@ -261,3 +261,22 @@ def test_long_file_resumes_mid_file_from_the_last_window(tmp_path):
     assert [(w.word, w.start) for w in resumed.words[: len(kept)]] == kept, "finished windows are kept as they were"
     assert [(w.word, w.start, w.end) for w in resumed.words] == [(w.word, w.start, w.end) for w in whole.words]
     assert [s.speaker for s in resumed.segments] == [s.speaker for s in whole.segments]
+
+
+def test_folders_are_recursed_and_media_picked_by_content(tmp_path):
+    root = tmp_path / "archive"
+    (root / "day 1" / "camera").mkdir(parents=True)
+    shutil.copy(fixture("silence.mp4"), root / "day 1" / "camera" / "CLIP0001")  # no extension
+    shutil.copy(fixture("silence.mp4"), root / "room tone.mp4")
+    (root / "day 1" / "notes.txt").write_text("interview notes, not media\n")
+    (root / "day 1" / "notes.mp4.txt").write_text("still not media\n")
+    lib = tmp_path / "lib"
+    result = run_cli("ingest", str(root), "--json", "--no-diarize", library=lib)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    names = sorted(Path(f["path"]).name for f in summary["files"])
+    # The two copies have the same bytes: the second is skipped as the same video.
+    assert names == ["CLIP0001", "room tone.mp4"]
+    assert summary["done"] == 1 and summary["skipped"] == 1
+    globbed = run_cli("ingest", str(root / "**" / "CLIP*"), "--json", library=lib)
+    assert json.loads(globbed.stdout)["skipped"] == 1

@@ -206,7 +206,9 @@ class Ingestor:
 
     def _find_by_sha(self, sha256: str) -> str | None:
         for p in self.library.transcripts_dir.glob(f"*-{sha256[:8]}.json"):
-            return p.stem
+            job = self.library.load_job(p.stem)
+            if job is None or job.sha256 == sha256:
+                return p.stem
         for job in self.library.jobs():
             if job.sha256 == sha256 and job.video_id:
                 return job.video_id

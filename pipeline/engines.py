@@ -44,6 +44,7 @@ import importlib
 import logging
 import os
 import threading
+import warnings
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -425,18 +426,38 @@ def _tqdm_callback(total_frames: int, progress: Progress | None):
     return SimpleNamespace(tqdm=_Bar)
 
 
+OPENAI_COMPUTE_TYPES = ("int8", "float32")
+
+
 class OpenAIWhisperEngine:
-    """The reference implementation, in fp32 on CPU (fp16 is GPU-only in PyTorch)."""
+    """The reference implementation in PyTorch on CPU.
+
+    compute_type "int8" (the default, like faster-whisper's) runs every Linear
+    projection with int8 weights (torch dynamic quantization, one scale per
+    output row as CTranslate2 does; activations quantized on the fly);
+    convolutions, layer norms, embeddings, the vocabulary projection and the
+    attention itself (so the cross-attention weights that word timestamps are
+    aligned with) stay float32. "float32" runs the checkpoint as is (fp16 is
+    GPU-only in PyTorch). int8 is CPU-only; on another device float32 is used.
+    """
 
     name = "openai-whisper"
 
-    def __init__(self, resolved: ResolvedModel, device: str = "cpu", cpu_threads: int = 0) -> None:
+    def __init__(
+        self, resolved: ResolvedModel, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0
+    ) -> None:
         import torch
         import whisper
 
+        if compute_type not in OPENAI_COMPUTE_TYPES:
+            raise ValueError(f"openai-whisper compute_type must be one of {OPENAI_COMPUTE_TYPES}, got {compute_type!r}")
+        if compute_type == "int8" and device != "cpu":
+            log.warning("openai-whisper int8 runs on CPU only; using float32 on %s", device)
+            compute_type = "float32"
         self.resolved = resolved
         self.model_name = resolved.name
         self.device = device
+        self.compute_type = compute_type
         if cpu_threads:
             torch.set_num_threads(cpu_threads)
         if resolved.path is None:
@@ -444,6 +465,8 @@ class OpenAIWhisperEngine:
         else:
             self.model = load_openai_checkpoint(resolved.path, device)
         self.model.float().eval()
+        if compute_type == "int8":
+            quantize_linears_int8(self.model)
 
     def transcribe(
         self, audio: np.ndarray, options: TranscribeOptions, progress: Progress | None = None
@@ -506,6 +529,32 @@ class OpenAIWhisperEngine:
         return out, result["language"]
 
 
+def quantize_linears_int8(model: Any) -> Any:
+    """Swap every nn.Linear in `model` (in place) for a dynamically quantized int8 one.
+
+    torch's quantize_dynamic maps exact types only and whisper.model.Linear is
+    a subclass (it casts its weight in forward), so the swap is done here. The
+    modules stay where they were: whisper's kv-cache hooks and the cross-
+    attention hooks of word alignment find them under the same names. Weights
+    get one symmetric scale per output row.
+    """
+    import torch
+    from torch.ao.nn.quantized.dynamic import Linear as QLinear
+    from torch.ao.quantization import per_channel_dynamic_qconfig
+
+    with warnings.catch_warnings():  # torch 2.13 flags quantized tensors as deprecated; they still work
+        warnings.simplefilter("ignore", UserWarning)
+        for parent in list(model.modules()):
+            for child_name, child in list(parent.named_children()):
+                if isinstance(child, torch.nn.Linear):
+                    plain = torch.nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
+                    plain.weight = child.weight
+                    plain.bias = child.bias
+                    plain.qconfig = per_channel_dynamic_qconfig
+                    setattr(parent, child_name, QLinear.from_float(plain))
+    return model
+
+
 def load_openai_checkpoint(path: Path, device: str = "cpu"):
     """Load a .pt like `whisper.load_model(path)` does, then set its word-alignment heads.
 
@@ -540,10 +589,11 @@ def load_engine(
 ) -> Engine:
     """Resolve and verify the model, then load it once; reuse the engine for every file.
 
-    compute_type applies to faster-whisper only; openai-whisper runs fp32.
+    compute_type: faster-whisper takes any CTranslate2 type; openai-whisper
+    "int8" (Linear layers quantized, CPU) or "float32".
     cpu_threads 0 means all cores this process may use.
     """
     resolved = resolve_model(engine, model)
     if engine == "faster-whisper":
         return FasterWhisperEngine(resolved, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
-    return OpenAIWhisperEngine(resolved, device=device, cpu_threads=cpu_threads)
+    return OpenAIWhisperEngine(resolved, device=device, compute_type=compute_type, cpu_threads=cpu_threads)

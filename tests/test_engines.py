@@ -102,10 +102,38 @@ def test_faster_whisper_on_fixture(fw_base, two_voices):
 
 
 def test_openai_whisper_on_fixture(ow_base, two_voices):
-    assert (ow_base.name, ow_base.model_name) == ("openai-whisper", "base")
+    assert (ow_base.name, ow_base.model_name, ow_base.compute_type) == ("openai-whisper", "base", "int8")
     progress: list[float] = []
     result = ow_base.transcribe(two_voices, TranscribeOptions(beam_size=1), progress=progress.append)
     _check_fixture_result(result, two_voices, progress)
+
+
+def test_openai_whisper_int8_quantizes_only_linear_layers(ow_base):
+    """Every Linear projection is int8; the attention (word alignment reads it) and the rest stay float32."""
+    import torch
+    from torch.ao.nn.quantized.dynamic import Linear as QLinear
+
+    modules = dict(ow_base.model.named_modules())
+    assert not any(isinstance(m, torch.nn.Linear) for m in modules.values())  # QLinear is no nn.Linear
+    block = ow_base.model.decoder.blocks[0]
+    for attn in (block.attn, block.cross_attn):
+        assert all(isinstance(getattr(attn, p), QLinear) for p in ("query", "key", "value", "out"))
+    assert sum(isinstance(m, QLinear) for m in modules.values()) == 6 * (
+        len(ow_base.model.encoder.blocks) + len(ow_base.model.decoder.blocks)
+    ) + 4 * len(ow_base.model.decoder.blocks)
+    assert all(p.dtype == torch.float32 for p in ow_base.model.parameters())  # convs, norms, embeddings
+    assert ow_base.model.alignment_heads.any()
+
+
+def test_openai_whisper_compute_types():
+    from pipeline.models import resolve_model
+
+    resolved = resolve_model("openai-whisper", "tiny.en")
+    fp32 = OpenAIWhisperEngine(resolved, compute_type="float32")
+    assert fp32.compute_type == "float32"
+    assert not any(type(m).__module__.startswith("torch.ao") for m in fp32.model.modules())
+    with pytest.raises(ValueError, match="compute_type"):
+        OpenAIWhisperEngine(resolved, compute_type="float16")
 
 
 def _speech_silence_speech(audio: np.ndarray) -> tuple[np.ndarray, float, float]:

@@ -322,10 +322,48 @@ def _guard(segments: list[Segment], options: TranscribeOptions) -> list[Segment]
     return kept
 
 
+# -- the flow both engines share ----------------------------------------------------
+
+
+class _WhisperEngine:
+    """Gate, decode (once, or plain and steered by the glossary), merge, guard.
+
+    Subclasses only say how to decode gated audio: `_decode(gate, options,
+    prompt, steer_every_window, progress, p0, p1)`.
+    """
+
+    def transcribe(
+        self, audio: np.ndarray, options: TranscribeOptions, progress: Progress | None = None
+    ) -> TranscriptionResult:
+        gate = Gate(_as_audio(audio), options)
+        if progress:
+            progress(0.0)
+        if gate.audio.size == 0:
+            if progress:
+                progress(1.0)
+            return TranscriptionResult([], options.language or "en")
+        prompt = glossary_prompt(options.glossary)
+        if prompt is None or not options.glossary_as_hotwords:  # one decoding
+            segments, language = self._decode(gate, options, prompt, False, progress, 0.0, 1.0)
+        else:  # plain and steered on every window, merged (see the module docstring)
+            plain, language = self._decode(gate, options, None, False, progress, 0.0, 0.5)
+            steered, _ = self._decode(gate, options, prompt, True, progress, 0.5, 1.0)
+            segments = merge_glossary(plain, drop_glossary_echoes(steered, options.glossary), options.glossary)
+        if progress:
+            progress(1.0)
+        return TranscriptionResult(_guard(drop_glossary_echoes(segments, options.glossary), options), language)
+
+    def _decode(
+        self, gate: Gate, options: TranscribeOptions, prompt: str | None, steer_every_window: bool,
+        progress: Progress | None, p0: float, p1: float,
+    ) -> tuple[list[Segment], str]:  # fmt: skip
+        raise NotImplementedError
+
+
 # -- faster-whisper ----------------------------------------------------------------
 
 
-class FasterWhisperEngine:
+class FasterWhisperEngine(_WhisperEngine):
     """CTranslate2 Whisper; int8 on CPU is ~4x faster than fp32 PyTorch at equal accuracy."""
 
     name = "faster-whisper"
@@ -344,29 +382,6 @@ class FasterWhisperEngine:
             compute_type=compute_type,
             cpu_threads=cpu_threads or default_threads(),
         )
-
-    def transcribe(
-        self, audio: np.ndarray, options: TranscribeOptions, progress: Progress | None = None
-    ) -> TranscriptionResult:
-        gate = Gate(_as_audio(audio), options)
-        if progress:
-            progress(0.0)
-        if gate.audio.size == 0:
-            if progress:
-                progress(1.0)
-            return TranscriptionResult([], options.language or "en")
-        prompt = glossary_prompt(options.glossary)
-        if prompt is None:
-            segments, language = self._decode(gate, options, None, False, progress, 0.0, 1.0)
-        elif not options.glossary_as_hotwords:  # one decoding, the prompt on the first window
-            segments, language = self._decode(gate, options, prompt, False, progress, 0.0, 1.0)
-        else:  # plain and steered on every window, merged (see the module docstring)
-            plain, language = self._decode(gate, options, None, False, progress, 0.0, 0.5)
-            steered, _ = self._decode(gate, options, prompt, True, progress, 0.5, 1.0)
-            segments = merge_glossary(plain, drop_glossary_echoes(steered, options.glossary), options.glossary)
-        if progress:
-            progress(1.0)
-        return TranscriptionResult(_guard(drop_glossary_echoes(segments, options.glossary), options), language)
 
     def _decode(
         self, gate: Gate, options: TranscribeOptions, prompt: str | None, hot: bool,
@@ -429,7 +444,7 @@ def _tqdm_callback(total_frames: int, progress: Progress | None):
 OPENAI_COMPUTE_TYPES = ("int8", "float32")
 
 
-class OpenAIWhisperEngine:
+class OpenAIWhisperEngine(_WhisperEngine):
     """The reference implementation in PyTorch on CPU.
 
     compute_type "int8" (the default, like faster-whisper's) runs every Linear
@@ -468,30 +483,8 @@ class OpenAIWhisperEngine:
         if compute_type == "int8":
             quantize_linears_int8(self.model)
 
-    def transcribe(
-        self, audio: np.ndarray, options: TranscribeOptions, progress: Progress | None = None
-    ) -> TranscriptionResult:
-
-        gate = Gate(_as_audio(audio), options)
-        if progress:
-            progress(0.0)
-        if gate.audio.size == 0:
-            if progress:
-                progress(1.0)
-            return TranscriptionResult([], options.language or "en")
-        prompt = glossary_prompt(options.glossary)
-        if prompt is None or not options.glossary_as_hotwords:  # one decoding
-            segments, language = self._decode(gate, options, prompt, progress, 0.0, 1.0)
-        else:  # plain and steered, merged (see the module docstring)
-            plain, language = self._decode(gate, options, None, progress, 0.0, 0.5)
-            steered, _ = self._decode(gate, options, prompt, progress, 0.5, 1.0)
-            segments = merge_glossary(plain, drop_glossary_echoes(steered, options.glossary), options.glossary)
-        if progress:
-            progress(1.0)
-        return TranscriptionResult(_guard(drop_glossary_echoes(segments, options.glossary), options), language)
-
     def _decode(
-        self, gate: Gate, options: TranscribeOptions, prompt: str | None,
+        self, gate: Gate, options: TranscribeOptions, prompt: str | None, steer_every_window: bool,
         progress: Progress | None, p0: float, p1: float,
     ) -> tuple[list[Segment], str]:  # fmt: skip
         import whisper

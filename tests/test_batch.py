@@ -97,7 +97,10 @@ def test_interrupted_ingest_resumes_to_the_same_index(tmp_path, baseline, sig, s
     lib = tmp_path / "lib"
     files = copy_fixtures(tmp_path / "media")
     argv = cli_argv("ingest", *map(str, files), "--language", "en", "--library", str(lib))
-    proc = subprocess.Popen(argv, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell without job control starts background jobs with SIGINT ignored, and
+    # Python keeps it ignored: give the child the default, as a terminal would.
+    proc = subprocess.Popen(argv, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     wait_for_stage(lib, proc, "transcribe", done_before=1)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)

@@ -202,3 +202,17 @@ def test_audio_files_are_accepted(tmp_path):
     assert sorted(h["path"].rsplit(".", 1)[1] for h in hits) == ["flac", "m4a", "mp3", "wav"]
     spoken = truth_word("two_voices", "tax")["start"]
     assert all(abs(h["start"] - spoken) < 0.5 for h in hits), hits
+
+
+def test_openai_whisper_engine_through_the_cli(tmp_path):
+    """The user's named package end to end: ingest, word time, subtitles."""
+    lib = tmp_path / "lib"
+    result = run_cli("ingest", str(fixture("two_voices.mp4")), "--engine", "openai-whisper", "--language", "en",
+                     library=lib)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = json.loads(run_cli("list", "--json", library=lib).stdout)
+    assert rows[0]["engine"] == "openai-whisper" and rows[0]["model"] == "base"
+    hits = search_json(lib, '"tax relief"')
+    assert hits and abs(hits[0]["start"] - truth_word("two_voices", "tax")["start"]) < 0.5
+    cues = parse_srt(run_cli("export", rows[0]["video"], "--format", "srt", library=lib).stdout)
+    assert cues and all(len(ln) <= 42 for _, _, lines in cues for ln in lines)

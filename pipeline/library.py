@@ -30,11 +30,17 @@ from .transcript import Transcript, write_json_atomic
 ENV_LIBRARY = "INTERVIEW_INDEX_LIBRARY"
 
 
+def user_dir(env: str, kind: str) -> Path:
+    """The folder named by `env` if set, else the user's data or cache dir for the app."""
+    value = os.environ.get(env)
+    if value:
+        return Path(value).expanduser()
+    where = platformdirs.user_cache_dir if kind == "cache" else platformdirs.user_data_dir
+    return Path(where("interview-index"))
+
+
 def default_library() -> Path:
-    env = os.environ.get(ENV_LIBRARY)
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_data_dir("interview-index"))
+    return user_dir(ENV_LIBRARY, "data")
 
 
 def now() -> str:

@@ -78,12 +78,9 @@ class ResolvedModel:
 
 def cache_root() -> Path:
     """The per-user cache; INTERVIEW_INDEX_CACHE moves it (tests, shared machines, CI)."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
+    from .library import user_dir
 
-    return Path(platformdirs.user_cache_dir("interview-index"))
+    return user_dir(CACHE_ENV, "cache")
 
 
 def models_dir() -> Path:

@@ -353,6 +353,7 @@ def glossary():
 @click.argument("terms", nargs=-1, required=True)
 @library_option
 def glossary_add(terms, library_dir):
+    """Add TERMS (names, companies, places); prints the glossary."""
     for t in Glossary(open_library(library_dir).glossary_path).add(terms):
         click.echo(t)
 
@@ -361,6 +362,7 @@ def glossary_add(terms, library_dir):
 @click.argument("terms", nargs=-1, required=True)
 @library_option
 def glossary_remove(terms, library_dir):
+    """Remove TERMS (any case); prints what is left."""
     for t in Glossary(open_library(library_dir).glossary_path).remove(terms):
         click.echo(t)
 
@@ -368,6 +370,7 @@ def glossary_remove(terms, library_dir):
 @glossary.command("list")
 @library_option
 def glossary_list(library_dir):
+    """Print the glossary, one term a line."""
     for t in Glossary(open_library(library_dir).glossary_path).terms():
         click.echo(t)
 

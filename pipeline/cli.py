@@ -73,7 +73,7 @@ class CliReporter(Reporter):
         self._close()
         self.bar = self._tqdm(
             total=100, desc=self.prefix, unit="%", file=sys.stderr, disable=None, leave=False,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+            bar_format="{desc}{percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
         )  # fmt: skip
 
     def stage(self, path: str, stage: str) -> None:

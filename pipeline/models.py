@@ -32,6 +32,8 @@ from typing import Literal
 
 from filelock import FileLock
 
+from .library import file_sha256, user_dir
+
 log = logging.getLogger(__name__)
 
 ENGINES = ("faster-whisper", "openai-whisper")
@@ -78,8 +80,6 @@ class ResolvedModel:
 
 def cache_root() -> Path:
     """The per-user cache; INTERVIEW_INDEX_CACHE moves it (tests, shared machines, CI)."""
-    from .library import user_dir
-
     return user_dir(CACHE_ENV, "cache")
 
 
@@ -101,12 +101,7 @@ def build_lock(name: str) -> Iterator[None]:
 # -- digests -------------------------------------------------------------------
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+sha256_file = file_sha256  # one implementation, shared with the library's content identity
 
 
 def _stamp_path(path: Path) -> Path:

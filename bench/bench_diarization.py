@@ -116,7 +116,7 @@ def _peak_rss_child(media: Path, copies: int) -> dict:
     code = f"""
 import json, resource, sys, time
 sys.path.insert(0, {str(ROOT)!r})
-from pipeline.diarize import diarize_file
+from pipeline.speakers.diarize import diarize_file
 t = time.perf_counter()
 turns = diarize_file(sys.argv[1])
 dt = time.perf_counter() - t
@@ -144,9 +144,9 @@ def main() -> int:
     truth_path = args.truth or Path(f"{stem}.truth.json")
 
     from media.audio import load_audio
-    from pipeline.diarize import diarize
-    from pipeline.embed import get_encoder
-    from pipeline.vad import _session
+    from pipeline.speakers.diarize import diarize
+    from pipeline.speakers.embed import get_encoder
+    from pipeline.speakers.vad import _session
 
     t0 = time.perf_counter()
     _session()
@@ -167,7 +167,7 @@ def main() -> int:
     found = len({t.label for t in turns})
 
     # The transcription of the same audio, timed in this run, for the stage's share of the ingest.
-    from pipeline.engines import TranscribeOptions, load_engine
+    from pipeline.asr import TranscribeOptions, load_engine
 
     engine = load_engine()
     t0 = time.perf_counter()

@@ -46,7 +46,7 @@ def child(spec: dict) -> None:
     """Runs in the measuring process: load, transcribe, report as JSON on stdout."""
     sys.path.insert(0, str(ROOT))
     from media.audio import load_audio
-    from pipeline.engines import TranscribeOptions, load_engine
+    from pipeline.asr import TranscribeOptions, load_engine
 
     audio = load_audio(spec["media"])
     t0 = time.perf_counter()

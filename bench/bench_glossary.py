@@ -63,14 +63,17 @@ def run(video: Path, engine, label: str, glossary: list[str], hotwords: bool) ->
     from bench_names import name_recall
     from bench_pipeline import wer
 
-    from pipeline.ingest import IngestOptions, Ingestor
+    from pipeline.ingest import Ingestor
     from pipeline.library import Library
+    from pipeline.options import IngestOptions, TranscribeOptions
 
     truth_path = video.with_suffix(".truth.json")
     truth = json.loads(truth_path.read_text())
     with tempfile.TemporaryDirectory() as tmp:
         library = Library(tmp)
-        options = IngestOptions(glossary=glossary, language="en", glossary_as_hotwords=hotwords)
+        options = IngestOptions(
+            transcribe=TranscribeOptions(glossary=tuple(glossary), language="en", glossary_as_hotwords=hotwords)
+        )
         ingestor = Ingestor(library, options)
         ingestor._engine = engine
         result = ingestor.run([video]).results[0]
@@ -93,7 +96,7 @@ def main() -> int:
     ap.add_argument("--engine", default="faster-whisper")
     ap.add_argument("--model", default="base")
     args = ap.parse_args()
-    from pipeline.engines import load_engine
+    from pipeline.asr import load_engine
 
     engine = load_engine(args.engine, args.model)
     runs = [run(args.video, engine, "no glossary", [], False)]

@@ -48,7 +48,7 @@ def keyword_errors(words: list, truth: dict) -> dict:
 
 def child(video: Path, engine_name: str, model: str, compute_type: str) -> dict:
     from media.audio import load_audio
-    from pipeline.engines import TranscribeOptions, load_engine
+    from pipeline.asr import TranscribeOptions, load_engine
 
     truth = json.loads(video.with_suffix(".truth.json").read_text())
     ref = video.with_suffix(".ref.txt").read_text()

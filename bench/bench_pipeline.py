@@ -45,9 +45,10 @@ def truth_start(truth: dict, keyword: str) -> list[float]:
 def child(video: Path, engine_name: str, model: str) -> dict:
     from index.search import search
     from media.audio import load_audio
-    from pipeline.engines import TranscribeOptions, load_engine
-    from pipeline.ingest import IngestOptions, Ingestor
+    from pipeline.asr import TranscribeOptions, load_engine
+    from pipeline.ingest import Ingestor
     from pipeline.library import Library
+    from pipeline.options import EngineOptions, IngestOptions
 
     truth = json.loads(video.with_suffix(".truth.json").read_text())
     ref = video.with_suffix(".ref.txt").read_text()
@@ -65,7 +66,7 @@ def child(video: Path, engine_name: str, model: str) -> dict:
     d1, result = direct()
     with tempfile.TemporaryDirectory() as tmp:
         library = Library(tmp)
-        ingestor = Ingestor(library, IngestOptions(engine=engine_name, model=model))
+        ingestor = Ingestor(library, IngestOptions(engine=EngineOptions(engine=engine_name, model=model)))
         ingestor._engine = engine  # the loaded model: load time is not what is compared
         t = time.perf_counter()
         summary = ingestor.run([video])

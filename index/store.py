@@ -28,7 +28,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher
 from whoosh.util.filelock import FileLock
 
-from pipeline.transcript import write_json_atomic
+from pipeline.atomic import write_json_atomic
 
 from .errors import IndexLockedError, IndexVersionError
 from .schema import SCHEMA_VERSION, make_schema

@@ -1,9 +1,9 @@
-"""Decode a file's audio in fixed-size chunks, for stages that must not hold it all.
+"""Decode a file's audio in fixed-size blocks, for stages that must not hold it all.
 
 Same ffmpeg arguments as `media.audio` (16 kHz mono float32, timestamps
 honoured by `aresample`), so sample N is at N/16000 s here too; only the
-delivery differs: a pipe read a chunk at a time, so a 3-hour file costs the
-memory of one chunk.
+delivery differs: a pipe read a block at a time, so a 3-hour file costs the
+memory of one block.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from .binaries import ffmpeg_exe
 from .errors import MediaError, ffmpeg_cause
 
 
-def iter_audio(path: str | Path, chunk_s: float = 30.0, sr: int = SAMPLE_RATE, stream: int = 0) -> Iterator[np.ndarray]:
-    """Yield float32 chunks of `chunk_s` seconds (the last may be shorter)."""
+def iter_audio(path: str | Path, block_s: float = 30.0, sr: int = SAMPLE_RATE, stream: int = 0) -> Iterator[np.ndarray]:
+    """Yield float32 blocks of `block_s` seconds (the last may be shorter)."""
     p = Path(path)
-    need = max(1, int(chunk_s * sr)) * 4
+    need = max(1, int(block_s * sr)) * 4
     proc = _decoder(p, stream, sr).run_async(cmd=ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True)
     got_any = False
     try:

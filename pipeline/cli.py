@@ -15,11 +15,20 @@ from pathlib import Path
 import click
 
 from .export import FORMATS, export
-from .glossary import Glossary, merge, read_terms
-from .ingest import FatalError, FileResult, IngestOptions, Ingestor, Reporter, reindex, remove_video
+from .glossary import GlossaryFile, merge, read_terms
+from .ingest import FatalError, FileResult, Ingestor, Reporter, reindex, remove_video
 from .inputs import collect
 from .library import ENV_LIBRARY, Library
 from .manage import list_videos, rename_speakers, speaker_stats
+from .options import (
+    DEFAULT_ENGINE,
+    ENGINES,
+    EngineOptions,
+    IngestOptions,
+    OptionsError,
+    SpeakerOptions,
+    TranscribeOptions,
+)
 from .timefmt import clock
 
 
@@ -111,13 +120,25 @@ class CliReporter(Reporter):
 @library_option
 @click.option(
     "--engine",
-    type=click.Choice(["faster-whisper", "openai-whisper"]),
-    default=None,
-    help="Recognizer (default: faster-whisper, measured fastest at equal accuracy).",
+    type=click.Choice(ENGINES),
+    default=DEFAULT_ENGINE,
+    show_default=True,
+    help="Recognizer (faster-whisper is measured fastest at equal accuracy).",
 )
-@click.option("--model", default=None, help="Model name (tiny.en, base, ...) or a local model path.")
+@click.option(
+    "--model",
+    default=EngineOptions().model,
+    show_default=True,
+    help="Model name (tiny.en, base, ...) or a local model path.",
+)
 @click.option("--language", default=None, help="Spoken language code, e.g. en (default: detect).")
-@click.option("--beam-size", type=click.IntRange(1, 10), default=5, show_default=True)
+@click.option(
+    "--beam-size",
+    type=click.IntRange(1, 10),
+    default=TranscribeOptions().beam_size,
+    show_default=True,
+    help="Hypotheses kept while decoding (1: greedy, faster, less accurate).",
+)
 @click.option(
     "--speakers",
     "num_speakers",
@@ -125,8 +146,13 @@ class CliReporter(Reporter):
     default=None,
     help="Exact number of speakers (default: found automatically).",
 )
-@click.option("--min-speakers", type=click.IntRange(1, 20), default=1, show_default=True)
-@click.option("--max-speakers", type=click.IntRange(1, 20), default=8, show_default=True)
+@click.option("--min-speakers", type=click.IntRange(1, 20), default=None, help="At least this many speakers.")
+@click.option(
+    "--max-speakers",
+    type=click.IntRange(1, 20),
+    default=None,
+    help=f"At most this many speakers (default: {SpeakerOptions().bounds['max_speakers']}).",
+)
 @click.option("--no-diarize", is_flag=True, help="Skip speaker detection (one speaker).")
 @click.option(
     "--glossary",
@@ -148,17 +174,23 @@ def ingest(videos, library_dir, engine, model, language, beam_size, num_speakers
            no_diarize, glossary_file, force, jobs, as_json):  # fmt: skip
     """Transcribe, diarize and index VIDEOS (files, folders, globs)."""
     library = open_library(library_dir)
-    terms = Glossary(library.glossary_path).terms()
+    terms = GlossaryFile(library.glossary_path).terms()
     if glossary_file is not None:
         try:
             terms = merge(terms, read_terms(glossary_file))
         except OSError as e:
             fail(str(e))
-    options = IngestOptions(
-        engine=engine, model=model, language=language, beam_size=beam_size, diarize=not no_diarize,
-        num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
-        glossary=terms, force=force, jobs=jobs,
-    )  # fmt: skip
+    try:
+        options = IngestOptions(
+            engine=EngineOptions(engine=engine, model=model),
+            transcribe=TranscribeOptions(language=language, beam_size=beam_size, glossary=tuple(terms)),
+            speakers=SpeakerOptions(diarize=not no_diarize, num_speakers=num_speakers,
+                                    min_speakers=min_speakers, max_speakers=max_speakers),
+            force=force,
+            jobs=jobs,
+        )  # fmt: skip
+    except OptionsError as e:
+        raise click.UsageError(str(e)) from None
     paths = collect(list(videos))
     if not paths:
         fail("no media files found in " + " ".join(videos))
@@ -354,7 +386,7 @@ def glossary():
 @library_option
 def glossary_add(terms, library_dir):
     """Add TERMS (names, companies, places); prints the glossary."""
-    for t in Glossary(open_library(library_dir).glossary_path).add(terms):
+    for t in GlossaryFile(open_library(library_dir).glossary_path).add(terms):
         click.echo(t)
 
 
@@ -363,7 +395,7 @@ def glossary_add(terms, library_dir):
 @library_option
 def glossary_remove(terms, library_dir):
     """Remove TERMS (any case); prints what is left."""
-    for t in Glossary(open_library(library_dir).glossary_path).remove(terms):
+    for t in GlossaryFile(open_library(library_dir).glossary_path).remove(terms):
         click.echo(t)
 
 
@@ -371,7 +403,7 @@ def glossary_remove(terms, library_dir):
 @library_option
 def glossary_list(library_dir):
     """Print the glossary, one term a line."""
-    for t in Glossary(open_library(library_dir).glossary_path).terms():
+    for t in GlossaryFile(open_library(library_dir).glossary_path).terms():
         click.echo(t)
 
 

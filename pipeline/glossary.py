@@ -50,7 +50,7 @@ def write_terms(path: str | Path, terms: Iterable[str]) -> None:
     tmp.replace(p)
 
 
-class Glossary:
+class GlossaryFile:
     """The library-wide glossary file."""
 
     def __init__(self, path: Path):

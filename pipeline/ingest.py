@@ -12,11 +12,10 @@ own lock keeps the index whole.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,31 +27,13 @@ from media.errors import MediaError
 from media.probe import MediaInfo, check_readable, probe
 from media.stream import iter_audio
 
-from .chunking import CHUNK_S, windows
+from .asr.windows import windows
+from .atomic import write_json_atomic
 from .library import Job, Library, file_sha256, make_video_id, now, path_key
-from .transcript import Segment, Speaker, Transcript, Word, write_json_atomic
+from .options import IngestOptions
+from .transcript import Segment, Speaker, Transcript, Word
 
 STAGES = ("probe", "audio", "transcribe", "speakers", "save", "index")
-
-
-@dataclass
-class IngestOptions:
-    engine: str | None = None  # None: the measured default (pipeline.engines)
-    model: str | None = None
-    language: str | None = None  # None: detect
-    beam_size: int = 5
-    diarize: bool = True
-    num_speakers: int | None = None
-    min_speakers: int = 1
-    max_speakers: int = 8
-    glossary: list[str] = field(default_factory=list)
-    # True: decode plainly and steered by the glossary, keep the steered words only where
-    # they put a glossary term in place of a short misheard run (twice the decoding time).
-    # False: one decoding, the glossary as the first window's prompt.
-    glossary_as_hotwords: bool = True
-    force: bool = False
-    jobs: int = 1
-    chunk_s: float = field(default_factory=lambda: float(os.environ.get("INTERVIEW_INDEX_CHUNK_S", CHUNK_S)))
 
 
 @dataclass
@@ -128,12 +109,10 @@ class Ingestor:
     @property
     def engine(self):
         if self._engine is None:
-            from .engines import load_engine
+            from .asr import load_engine
 
             try:
-                wanted = (("engine", self.options.engine), ("model", self.options.model))
-                kwargs = {k: v for k, v in wanted if v}
-                self._engine = load_engine(**kwargs)
+                self._engine = load_engine(options=self.options.engine)
             except Exception as e:  # noqa: BLE001 - any load failure ends the batch with one line
                 raise FatalError(f"cannot load the recognizer: {e}") from e
         return self._engine
@@ -193,7 +172,7 @@ class Ingestor:
                 return prep
             prep.info = probe(path)
             prep.timings["probe"] = time.perf_counter() - t0
-            short = prep.info.duration <= self.options.chunk_s
+            short = prep.info.duration <= self.options.window_s
             if short and (self.options.force or not self.library.has_transcript(prep.video_id)):
                 t1 = time.perf_counter()
                 prep.audio = load_audio(path, expected_duration=prep.info.duration)
@@ -266,7 +245,7 @@ class Ingestor:
                 segments=segments,
                 speakers=speakers,
                 sha256=prep.sha256 or "",
-                glossary=list(opts.glossary),
+                glossary=list(opts.transcribe.glossary),
                 created=now(),
             )
             self._set_stage(job, "save")
@@ -293,7 +272,7 @@ class Ingestor:
         if prep.audio is not None:
             yield 0.0, prep.audio
         else:
-            yield from windows(prep.path, self.options.chunk_s)
+            yield from windows(prep.path, self.options.window_s)
 
     def _transcribe(
         self, prep: _Prepared, job: Job, timings: dict[str, float]
@@ -305,7 +284,8 @@ class Ingestor:
         """
         lib, opts = self.library, self.options
         asr_path = lib.asr_path(job.key)
-        state: dict[str, Any] = {"done_until": 0.0, "complete": False, "language": opts.language, "segments": []}
+        state: dict[str, Any] = {"done_until": 0.0, "complete": False, "language": opts.transcribe.language,
+                                 "segments": []}  # fmt: skip
         if asr_path.is_file() and not opts.force:
             state = json.loads(asr_path.read_text(encoding="utf-8"))
         segments = [Segment(s["start"], s["end"], s["text"], [Word(**w) for w in s["words"]], s.get("speaker"))
@@ -313,8 +293,6 @@ class Ingestor:
         if state["complete"]:
             return segments, state["language"], state["engine"], state["model"], state["done_until"]
         self._set_stage(job, "transcribe")
-        from .engines import TranscribeOptions
-
         engine = self.engine
         t = time.perf_counter()
         duration = prep.info.duration if prep.info else 0.0
@@ -327,16 +305,7 @@ class Ingestor:
             def progress(f: float, offset=offset, end=end) -> None:
                 self.reporter.progress(str(prep.path), (offset + f * (end - offset)) / max(duration, end))
 
-            result = engine.transcribe(
-                audio,
-                TranscribeOptions(
-                    language=state["language"],
-                    beam_size=opts.beam_size,
-                    glossary=list(opts.glossary),
-                    glossary_as_hotwords=opts.glossary_as_hotwords,
-                ),
-                progress=progress,
-            )
+            result = engine.transcribe(audio, replace(opts.transcribe, language=state["language"]), progress=progress)
             state["language"] = state["language"] or result.language
             for seg in result.segments:
                 shift(seg, offset)
@@ -358,20 +327,18 @@ class Ingestor:
         opts = self.options
         if not segments:
             return segments, []
-        if not opts.diarize:
+        if not opts.speakers.diarize:
             for s in segments:
                 s.speaker = "SPEAKER_1"
                 for w in s.words:
                     w.speaker = "SPEAKER_1"
             return segments, [Speaker("SPEAKER_1")]
-        from .diarize import assign_speakers, diarize_stream
+        from .speakers import assign_speakers, diarize_stream
 
-        chunks = [prep.audio] if prep.audio is not None else iter_audio(prep.path, opts.chunk_s)
+        blocks = [prep.audio] if prep.audio is not None else iter_audio(prep.path, opts.window_s)
         turns = diarize_stream(
-            chunks,
-            num_speakers=opts.num_speakers,
-            min_speakers=opts.min_speakers,
-            max_speakers=opts.max_speakers,
+            blocks,
+            **opts.speakers.bounds,
             progress=lambda f: self.reporter.progress(str(prep.path), f),
             total_s=prep.info.duration if prep.info else None,
         )
@@ -421,7 +388,7 @@ def reindex(library: Library) -> int:
     """Rebuild the whole index from the saved transcripts (also upgrades its schema)."""
     from index.writer import rebuild
 
-    from .engines import default_threads
+    from .asr import default_threads
 
     # Two writer processes build a 30k-segment index in 0.40x the time (bench/bench_index.py);
     # for a handful of videos, starting them costs more than it saves.

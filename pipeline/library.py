@@ -25,7 +25,8 @@ from pathlib import Path
 
 import platformdirs
 
-from .transcript import Transcript, write_json_atomic
+from .atomic import write_json_atomic
+from .transcript import Transcript
 
 ENV_LIBRARY = "INTERVIEW_INDEX_LIBRARY"
 
@@ -133,7 +134,7 @@ class Library:
         return Transcript.load(self.transcript_path(video_id))
 
     def save_transcript(self, transcript: Transcript) -> None:
-        transcript.save(self.transcript_path(transcript.video_id))
+        write_json_atomic(self.transcript_path(transcript.video_id), transcript.to_dict())
 
     def transcripts(self) -> Iterator[Transcript]:
         if not self.transcripts_dir.is_dir():

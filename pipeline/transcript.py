@@ -8,8 +8,6 @@ the shape changes, and teach `from_dict` to read the older shape.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,25 +111,6 @@ class Transcript:
         known = {f for f in cls.__dataclass_fields__}
         return cls(segments=segments, speakers=speakers, **{k: v for k, v in data.items() if k in known})
 
-    def save(self, path: Path) -> None:
-        """Write atomically (temp file + rename): a crash never leaves half a transcript."""
-        write_json_atomic(path, self.to_dict())
-
     @classmethod
     def load(cls, path: Path) -> Transcript:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

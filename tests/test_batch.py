@@ -233,7 +233,7 @@ def test_long_file_resumes_mid_file_from_the_last_window(tmp_path):
     killed after some windows resumes at the next one, to the same transcript."""
     media = tmp_path / "media"
     (target,) = copy_fixtures(media, ("three_voices.mp4",))
-    small = dict(env(), INTERVIEW_INDEX_CHUNK_S="8")
+    small = dict(env(), INTERVIEW_INDEX_WINDOW_S="8")
     whole_lib, lib = tmp_path / "whole", tmp_path / "lib"
     one = subprocess.run(cli_argv("ingest", str(target), "--language", "en", "--library", str(whole_lib)),
                          env=small, capture_output=True, text=True)  # fmt: skip

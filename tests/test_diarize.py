@@ -17,9 +17,10 @@ import pytest
 
 from media.audio import load_audio
 from media.stream import iter_audio
-from pipeline.diarize import Turn, _Analysis, assign_speakers, diarize, diarize_file
+from pipeline.speakers import Turn, assign_speakers, diarize, diarize_file
+from pipeline.speakers.diarize import _Analysis
+from pipeline.speakers.vad import speech_regions
 from pipeline.transcript import Segment, Word
-from pipeline.vad import speech_regions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -216,6 +217,6 @@ def test_longer_mixed_recording_keeps_the_count():
 
 
 def test_iter_audio_matches_load_audio():
-    chunks = list(iter_audio(FIXTURES / "two_voices.mp4", chunk_s=3.0))
+    chunks = list(iter_audio(FIXTURES / "two_voices.mp4", block_s=3.0))
     assert all(len(c) == 48000 for c in chunks[:-1])
     assert np.array_equal(np.concatenate(chunks), audio("two_voices"))

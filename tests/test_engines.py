@@ -7,18 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faster_whisper.transcribe import get_compression_ratio as compression_ratio
 
-from pipeline.engines import (
-    DEFAULT_ENGINE,
-    DEFAULT_MODEL,
-    FasterWhisperEngine,
-    OpenAIWhisperEngine,
-    TranscribeOptions,
-    TranscriptionResult,
-    compression_ratio,
-    glossary_prompt,
-    load_engine,
-)
+from pipeline.asr import TranscribeOptions, TranscriptionResult, load_engine
+from pipeline.asr.base import glossary_prompt
+from pipeline.asr.faster_whisper_engine import FasterWhisperEngine
+from pipeline.asr.openai_whisper_engine import OpenAIWhisperEngine
+from pipeline.options import DEFAULT_ENGINE, DEFAULT_MODEL
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SR = 16000
@@ -126,7 +121,7 @@ def test_openai_whisper_int8_quantizes_only_linear_layers(ow_base):
 
 
 def test_openai_whisper_compute_types():
-    from pipeline.models import resolve_model
+    from pipeline.asr.weights import resolve_model
 
     resolved = resolve_model("openai-whisper", "tiny.en")
     fp32 = OpenAIWhisperEngine(resolved, compute_type="float32")
@@ -193,7 +188,7 @@ def test_guards_helpers():
 
 
 def test_repetition_loops_are_dropped():
-    from pipeline.engines import _guard
+    from pipeline.asr.base import _guard
     from pipeline.transcript import Segment
 
     loop = Segment(0.0, 30.0, "Thank you. " * 30)

@@ -11,7 +11,7 @@ from test_index import make_transcript, word_start
 from index import normalize
 from index.search import search
 from index.writer import add_transcript
-from pipeline.engines import drop_glossary_echoes, merge_glossary
+from pipeline.asr.glossary_merge import drop_glossary_echoes, merge_glossary
 from pipeline.transcript import Segment, Word
 
 TERMS = ["Skolkovo", "Belarusian", "BelAZ", "Minsk", "Vist"]

@@ -1,16 +1,16 @@
 """Speaker diarization on a plain CPU: who speaks when.
 
     speech regions (vad) -> 1.6 s windows every 0.4 s, embedded (embed)
-    -> speakers found on ~3.6 s chunks of the regions (cluster)
+    -> speakers found on ~3.6 s pieces of the regions (cluster)
     -> every window scored against the speaker centroids, smoothed within
        its region (Viterbi with a switch penalty), and cut into turns
     -> if a region changed speaker without a pause, speakers are found
        again without the windows that straddle the change.
 
-Clustering works on chunks rather than single windows: 1.6 s windows of two
-voices overlap in similarity, chunks of a few seconds separate cleanly. The
+Clustering works on pieces rather than single windows: 1.6 s windows of two
+voices overlap in similarity, pieces of a few seconds separate cleanly. The
 windows then place a change that happens inside a region (to ~0.4 s). Audio
-goes through in 30 s chunks and only the open speech region is buffered, so
+goes through in 30 s blocks and only the open speech region is buffered, so
 memory does not grow with length beyond ~1 KB of embedding per 0.4 s of
 speech (25 MB for 3 hours).
 
@@ -20,7 +20,7 @@ shorter than ~1 s with no pause around them are not resolved.
 
 Contract used by the orchestrator:
 
-    diarize(audio, *, num_speakers=None, min_speakers=1, max_speakers=8, progress=None) -> list[Turn]
+    diarize(audio, *, num_speakers=None, min_speakers=1, max_speakers=MAX_SPEAKERS, progress=None) -> list[Turn]
     assign_speakers(segments, turns) -> (segments, speakers)
 """
 
@@ -32,15 +32,18 @@ from pathlib import Path
 
 import numpy as np
 
+from media.audio import SAMPLE_RATE
+
+from ..options import MAX_SPEAKERS
+from .assign import assign_speakers
 from .cluster import Items, cluster
-from .embed import SAMPLE_RATE, WindowEmbedder
-from .speakers import assign_speakers
+from .embed import WindowEmbedder
 from .vad import SpeechDetector
 
 __all__ = ["Turn", "diarize", "diarize_file", "diarize_stream", "assign_speakers"]
 
-CHUNK_S = 30.0
-CHUNK_WINDOWS = 6  # windows per clustering item: 1.6 s + 5 x 0.4 s = 3.6 s of speech
+BLOCK_S = 30.0  # audio is read in blocks this long
+PIECE_WINDOWS = 6  # windows per clustering item: 1.6 s + 5 x 0.4 s = 3.6 s of speech
 SWITCH_PENALTY = 0.15  # in cosine units: how much better a new speaker must fit to switch
 BRIDGE_S = 0.5  # a pause shorter than this inside one speaker's talk stays inside the turn
 
@@ -63,11 +66,11 @@ class _Analysis:
         self._buf_start = 0  # sample index of _buf[0]
         self.samples = 0
 
-    def feed(self, chunk: np.ndarray) -> None:
-        chunk = np.asarray(chunk, np.float32).reshape(-1)
-        self._buf = np.concatenate([self._buf, chunk]) if self._buf.size else chunk
-        self.samples += chunk.size
-        self._take(self.vad.feed(chunk))
+    def feed(self, block: np.ndarray) -> None:
+        block = np.asarray(block, np.float32).reshape(-1)
+        self._buf = np.concatenate([self._buf, block]) if self._buf.size else block
+        self.samples += block.size
+        self._take(self.vad.feed(block))
         keep_from = int(self.vad.pending_from() * SAMPLE_RATE)
         if keep_from > self._buf_start:
             self._buf = self._buf[keep_from - self._buf_start :].copy()
@@ -87,11 +90,11 @@ class _Analysis:
 
 
 def _items(group: np.ndarray) -> np.ndarray:
-    """Chunk id per window: each run of one group cut into near-equal chunks of <= CHUNK_WINDOWS windows."""
+    """Piece id per window: each run of one group cut into near-equal pieces of <= PIECE_WINDOWS windows."""
     item = np.zeros(len(group), int)
     next_id = 0
     for a, b in _runs(group):
-        parts = -(-(b - a) // CHUNK_WINDOWS)
+        parts = -(-(b - a) // PIECE_WINDOWS)
         item[a:b] = next_id + (np.arange(b - a) * parts) // (b - a)
         next_id += parts
     return item
@@ -122,7 +125,7 @@ def _label_windows(
     keep: np.ndarray,
     bounds: dict,
 ) -> np.ndarray:
-    """Cluster chunks of the kept windows (chunks never cross a `group` edge), then label every window."""
+    """Cluster pieces of the kept windows (pieces never cross a `group` edge), then label every window."""
     if not keep.any():
         keep = np.ones(len(vectors), bool)
     rows = np.flatnonzero(keep)
@@ -200,18 +203,18 @@ def _turns(
 
 
 def diarize_stream(
-    chunks: Iterable[np.ndarray],
+    blocks: Iterable[np.ndarray],
     *,
     num_speakers: int | None = None,
     min_speakers: int = 1,
-    max_speakers: int = 8,
+    max_speakers: int = MAX_SPEAKERS,
     progress: Callable[[float], None] | None = None,
     total_s: float | None = None,
 ) -> list[Turn]:
-    """Diarize 16 kHz mono float32 audio arriving in chunks of any size."""
+    """Diarize 16 kHz mono float32 audio arriving in blocks of any size."""
     analysis = _Analysis()
-    for chunk in chunks:
-        analysis.feed(chunk)
+    for block in blocks:
+        analysis.feed(block)
         if progress and total_s:
             progress(min(0.9, 0.9 * analysis.samples / SAMPLE_RATE / total_s))
     vectors = analysis.finish()
@@ -229,7 +232,7 @@ def diarize_stream(
     labels = _label_windows(vectors, spans, region_of, region_of, np.ones(len(vectors), bool), bounds)
     changes = _changes(region_of, labels)
     if changes.any():
-        # A region where the speaker changes without a pause: its chunks and
+        # A region where the speaker changes without a pause: its pieces and
         # the windows across the change mix two voices, and can pass for a
         # speaker of their own. Find the speakers again without them.
         group = np.cumsum(changes | np.r_[True, region_of[1:] != region_of[:-1]])
@@ -246,12 +249,12 @@ def diarize(
     *,
     num_speakers: int | None = None,
     min_speakers: int = 1,
-    max_speakers: int = 8,
+    max_speakers: int = MAX_SPEAKERS,
     progress: Callable[[float], None] | None = None,
 ) -> list[Turn]:
-    """Turns of a whole 16 kHz mono float32 array (read in chunks, never copied whole)."""
+    """Turns of a whole 16 kHz mono float32 array (read in blocks, never copied whole)."""
     audio = np.asarray(audio, np.float32).reshape(-1)
-    step = int(CHUNK_S * SAMPLE_RATE)
+    step = int(BLOCK_S * SAMPLE_RATE)
     return diarize_stream(
         (audio[at : at + step] for at in range(0, len(audio), step)),
         num_speakers=num_speakers,
@@ -267,15 +270,15 @@ def diarize_file(
     *,
     num_speakers: int | None = None,
     min_speakers: int = 1,
-    max_speakers: int = 8,
+    max_speakers: int = MAX_SPEAKERS,
     progress: Callable[[float], None] | None = None,
     total_s: float | None = None,
 ) -> list[Turn]:
-    """Turns of a media file, decoded by ffmpeg in chunks: memory stays flat for any length."""
+    """Turns of a media file, decoded by ffmpeg in blocks: memory stays flat for any length."""
     from media.stream import iter_audio
 
     return diarize_stream(
-        iter_audio(path, CHUNK_S),
+        iter_audio(path, BLOCK_S),
         num_speakers=num_speakers,
         min_speakers=min_speakers,
         max_speakers=max_speakers,

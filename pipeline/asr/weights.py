@@ -19,25 +19,20 @@ so that two ingests starting at once neither clash nor build twice.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from filelock import FileLock
-
-from .library import file_sha256, user_dir
+from ..options import ENGINES
+from .cache import ModelError, ModelIntegrityError, build_lock, models_dir, publish_mode, verify_file
+from .convert import converted_checkpoint, local_cache_name
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("faster-whisper", "openai-whisper")
-CACHE_ENV = "INTERVIEW_INDEX_CACHE"
 
 Source = Literal["path", "package", "download"]
 
@@ -50,14 +45,6 @@ BASE_MODEL_BIN_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196
 
 # The CTranslate2 model directory's small companions, copied next to model.bin.
 _CT2_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
-
-
-class ModelError(RuntimeError):
-    """A model can't be found or resolved; the message says what to do."""
-
-
-class ModelIntegrityError(ModelError):
-    """A model file's content differs from the pinned digest."""
 
 
 @dataclass(frozen=True)
@@ -76,96 +63,6 @@ class ResolvedModel:
 
 
 # -- cache ---------------------------------------------------------------------
-
-
-def cache_root() -> Path:
-    """The per-user cache; INTERVIEW_INDEX_CACHE moves it (tests, shared machines, CI)."""
-    return user_dir(CACHE_ENV, "cache")
-
-
-def models_dir() -> Path:
-    d = cache_root() / "models"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-@contextmanager
-def build_lock(name: str) -> Iterator[None]:
-    """Serialise the building of one cached artifact across processes."""
-    lock_dir = models_dir() / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock_dir / f"{name}.lock")):
-        yield
-
-
-# -- digests -------------------------------------------------------------------
-
-
-sha256_file = file_sha256  # one implementation, shared with the library's content identity
-
-
-def _stamp_path(path: Path) -> Path:
-    key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:32]
-    return models_dir() / ".stamps" / f"{key}.json"
-
-
-def _stat_key(path: Path) -> dict[str, int]:
-    st = os.stat(path)
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file, remembered while its size, mtime and inode stay the same."""
-    path = Path(path)
-    stamp = _stamp_path(path)
-    key = _stat_key(path)
-    try:
-        saved = json.loads(stamp.read_text())
-        if saved.get("path") == str(path.resolve()) and saved.get("stat") == key:
-            return saved["sha256"]
-    except (OSError, ValueError, KeyError):
-        pass
-    digest = sha256_file(path)
-    if _stat_key(path) == key:  # unchanged while we read it
-        try:
-            write_text_atomic(stamp, json.dumps({"path": str(path.resolve()), "stat": key, "sha256": digest}))
-        except OSError as e:  # a read-only cache only costs time
-            log.debug("could not write digest stamp %s: %s", stamp, e)
-    return digest
-
-
-def verify_file(path: Path, expected_sha256: str, *, what: str = "", fix: str = "") -> None:
-    """Raise ModelIntegrityError unless `path` hashes to `expected_sha256`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelIntegrityError(f"{what or 'model file'} is missing: {path}. {fix}".strip())
-    got = file_digest(path)
-    if got != expected_sha256:
-        raise ModelIntegrityError(
-            f"{what or 'model file'} {path} is corrupt or not the expected version: "
-            f"sha256 {got}, expected {expected_sha256}. {fix}".strip()
-        )
-
-
-def publish_mode(path: Path) -> None:
-    """mkstemp/mkdtemp make owner-only files; cached weights are public data, readable by all."""
-    try:
-        os.chmod(path, 0o755 if Path(path).is_dir() else 0o644)
-    except OSError:
-        pass
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        publish_mode(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- packaged CTranslate2 models -----------------------------------------------
@@ -291,8 +188,6 @@ def resolve_model(engine: str, model: str) -> ResolvedModel:
     if ct2 is not None:
         if engine == "faster-whisper":
             return ResolvedModel(engine, model, ct2, "package")
-        from .convert import converted_checkpoint
-
         return ResolvedModel(engine, model, converted_checkpoint(ct2, model), "package")
 
     path = Path(model).expanduser()
@@ -324,7 +219,5 @@ def _resolve_path(engine: str, path: Path) -> ResolvedModel:
     if path.is_file() and path.suffix == ".pt":
         return ResolvedModel(engine, str(path), path, "path")
     if is_ct2_dir(path):
-        from .convert import converted_checkpoint, local_cache_name
-
         return ResolvedModel(engine, str(path), converted_checkpoint(path, local_cache_name(path)), "path")
     raise ModelError(f"{path} is neither a .pt checkpoint nor a CTranslate2 model directory")

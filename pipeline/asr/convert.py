@@ -45,7 +45,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .models import ModelError, build_lock, file_digest, models_dir, publish_mode, write_text_atomic
+from ..atomic import write_text_atomic
+from .cache import ModelError, build_lock, file_digest, models_dir, publish_mode
 
 # Bump when the conversion changes, so cached checkpoints are rebuilt.
 CONVERTER_VERSION = 1
@@ -319,5 +320,5 @@ def converted_checkpoint(ct2_dir: Path, name: str) -> Path:
             "source_sha256": source_digest,
             "sha256": file_digest(target),
         }
-        write_text_atomic(meta_path, json.dumps(meta, indent=1))
+        write_text_atomic(meta_path, json.dumps(meta, indent=1), mode=0o644)
     return target

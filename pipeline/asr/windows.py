@@ -1,7 +1,7 @@
 """Long recordings in windows: memory that stays flat, and resume mid-file.
 
 A 3-hour interview is 690 MB of float32 samples, and the recognizer's
-features for it several times that. Transcribing windows of CHUNK_S seconds,
+features for it several times that. Transcribing windows of `IngestOptions.window_s` seconds,
 cut at the quietest moment near each window's end (so no word is split),
 keeps memory at one window's worth, and lets a killed ingest resume from the
 last finished window instead of the start of the file.
@@ -17,7 +17,8 @@ import numpy as np
 from media.audio import SAMPLE_RATE
 from media.stream import iter_audio
 
-CHUNK_S = 600.0  # window length; files up to this long are one window
+from ..options import DEFAULT_WINDOW_S
+
 CUT_SEARCH_S = 20.0  # look this far back from a window's end for a quiet moment
 FRAME_S = 0.05
 
@@ -34,17 +35,17 @@ def quiet_cut(audio: np.ndarray, search_from: int) -> int:
     return search_from + k * frame + frame // 2
 
 
-def windows(path: str | Path, chunk_s: float = CHUNK_S) -> Iterator[tuple[float, np.ndarray]]:
+def windows(path: str | Path, window_s: float = DEFAULT_WINDOW_S) -> Iterator[tuple[float, np.ndarray]]:
     """(offset in seconds, samples) windows covering the whole audio, cut at quiet moments.
 
     Deterministic: the same file always gives the same cuts, which is what
     lets a resumed run skip the windows a killed one finished.
     """
-    size = int(chunk_s * SAMPLE_RATE)
-    search = int(min(CUT_SEARCH_S, chunk_s / 4) * SAMPLE_RATE)
+    size = int(window_s * SAMPLE_RATE)
+    search = int(min(CUT_SEARCH_S, window_s / 4) * SAMPLE_RATE)
     buf = np.empty(0, np.float32)
     offset = 0
-    for block in iter_audio(path, chunk_s=chunk_s):
+    for block in iter_audio(path, block_s=window_s):
         buf = np.concatenate([buf, block]) if buf.size else block
         while buf.size >= size + search:
             cut = quiet_cut(buf[:size], size - search)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from media.audio import SAMPLE_RATE
+
 FRAME = 512  # samples per VAD frame (32 ms), fixed by the model
 CONTEXT = 64  # samples of the previous frame the model sees, fixed by the model
 FRAME_S = FRAME / SAMPLE_RATE

@@ -14,7 +14,7 @@ import bisect
 from dataclasses import replace
 from typing import Protocol
 
-from .transcript import Segment, Speaker, Word
+from ..transcript import Segment, Speaker, Word
 
 MAX_GAP_S = 2.0  # a word further than this from every turn keeps its neighbours' speaker
 # Whisper-style recognisers stretch the start of a word back over the pause

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..options import MAX_SPEAKERS
+
 MAX_ITEMS = 1000
 MIN_SEPARATION = 0.085  # measured: one voice split in two <= 0.067, two espeak voices >= 0.10
 SLIVER_SHARE = 0.05  # a part with less of the speech than this (and < SLIVER_MAX_S) is no speaker
@@ -172,7 +174,7 @@ def cluster(
     *,
     num_speakers: int | None = None,
     min_speakers: int = 1,
-    max_speakers: int = 8,
+    max_speakers: int = MAX_SPEAKERS,
 ) -> Clustering:
     """Speaker label per chunk, and the speakers' unit centroids."""
     n = len(items)

@@ -1,0 +1,70 @@
+"""Silence cut out before decoding, and word times mapped back to the original timeline.
+
+Whisper invents text ("Thank you.") in long silences. The Silero VAD model
+shipped inside faster-whisper finds the speech; the speech is concatenated,
+decoded, and word times are mapped back. Done here, once, so both engines
+decode the very same samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from media.audio import SAMPLE_RATE
+
+from ..options import TranscribeOptions
+from ..transcript import Segment, Word
+
+
+class Gate:
+    """Speech cut out of the audio, with the map back to the original timeline."""
+
+    def __init__(self, audio: np.ndarray, options: TranscribeOptions) -> None:
+        self.duration = audio.size / SAMPLE_RATE
+        self.map = None
+        self.regions = [(0.0, self.duration)]
+        if not options.vad_filter:
+            self.audio = audio
+            return
+        from faster_whisper.vad import SpeechTimestampsMap, VadOptions, get_speech_timestamps
+
+        vad = VadOptions(min_silence_duration_ms=options.vad_min_silence_ms, speech_pad_ms=options.vad_speech_pad_ms)
+        chunks = get_speech_timestamps(audio, vad, sampling_rate=SAMPLE_RATE)
+        self.regions = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in chunks]
+        if chunks:
+            self.audio = np.concatenate([audio[c["start"] : c["end"]] for c in chunks])
+            self.map = SpeechTimestampsMap(chunks, SAMPLE_RATE)
+        else:
+            self.audio = np.zeros(0, np.float32)
+
+    def segment(self, text: str, start: float, end: float, words: Iterable[Any]) -> Segment | None:
+        """One engine segment as ours: words stripped, times on the original timeline."""
+        text = text.strip()
+        if not text:
+            return None
+        out: list[Word] = []
+        for w in words:
+            get = w.get if isinstance(w, dict) else lambda k, w=w: getattr(w, k)
+            token = get("word").strip()
+            if not token:
+                continue
+            ws, we = float(get("start")), float(get("end"))
+            if self.map is not None:  # both ends in the chunk of the word's middle, as faster-whisper does
+                chunk = self.map.get_chunk_index((ws + we) / 2)
+                ws, we = self.map.get_original_time(ws, chunk), self.map.get_original_time(we, chunk)
+            ws, we = self._clamp(ws), self._clamp(we)
+            out.append(Word(word=token, start=ws, end=max(ws, we), probability=round(float(get("probability")), 4)))
+        if out:
+            s, e = out[0].start, out[-1].end
+        elif self.map is not None:
+            s, e = self.map.get_original_time(start), self.map.get_original_time(end, is_end=True)
+        else:
+            s, e = start, end
+        s, e = self._clamp(s), self._clamp(e)
+        return Segment(start=s, end=max(s, e), text=text, words=out)
+
+    def _clamp(self, t: float) -> float:
+        return float(min(max(t, 0.0), self.duration))

@@ -14,7 +14,7 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 
-from .binaries import ffmpeg_exe
+from .binaries import ffmpeg_exe, ffmpeg_url
 from .errors import MediaError, ffmpeg_cause
 
 SAMPLE_RATE = 16000
@@ -22,7 +22,7 @@ SAMPLE_RATE = 16000
 
 def _decoder(path: Path, stream: int, sr: int):
     return (
-        ffmpeg.input(str(path))
+        ffmpeg.input(ffmpeg_url(path))
         .output(
             "pipe:",
             map=f"0:a:{stream}",

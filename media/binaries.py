@@ -21,12 +21,30 @@ class FFmpegNotFound(RuntimeError):
     pass
 
 
+def ffmpeg_url(path: str | Path) -> str | bytes:
+    """How a file is named to ffmpeg and ffprobe: `file:` and an absolute path.
+
+    A bare name is parsed: `-dash.wav` as an option (by ffprobe), `-` as stdin,
+    `a:b.mp4` as protocol `a`. The `file:` protocol takes the rest verbatim.
+    A name that is not UTF-8 (b'caf\\xe9.wav') goes as bytes: ffmpeg-python
+    encodes str arguments as UTF-8 and would fail on it.
+    """
+    url = "file:" + os.path.abspath(path)
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(url)
+    return url
+
+
 @functools.cache
 def ffmpeg_exe() -> str:
     explicit = os.environ.get(ENV_FFMPEG)
     if explicit:
         if not Path(explicit).is_file():
-            raise FFmpegNotFound(f"{ENV_FFMPEG}={explicit}: no such file")
+            raise FFmpegNotFound(f"{ENV_FFMPEG}={explicit}: no such file (name an ffmpeg binary, or unset it)")
+        if not os.access(explicit, os.X_OK):
+            raise FFmpegNotFound(f"{ENV_FFMPEG}={explicit}: not executable (name an ffmpeg binary, or unset it)")
         return explicit
     found = shutil.which("ffmpeg")
     if found:

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def printable(path: str | os.PathLike) -> str:
+    """A file name that can be printed whatever bytes it holds.
+
+    On Linux a name is bytes; one that is not UTF-8 (b'caf\\xe9.wav') arrives as
+    a str with lone surrogates, which a UTF-8 stream refuses to write
+    (UnicodeEncodeError). Undecodable bytes are shown as `\\xe9`, as Python's
+    own reprs show them.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 class MediaError(Exception):
     """A file that cannot be used, with the cause in words a user can act on.
 
-    `str(err)` is the one line the CLI prints: "FILE: cause".
+    `str(err)` is the one line the CLI prints: "FILE: cause", printable
+    whatever bytes the name holds; `path` keeps the name as it was.
     """
 
     def __init__(self, path: str | Path, cause: str):
         self.path = str(path)
         self.cause = cause
-        super().__init__(f"{self.path}: {cause}")
+        super().__init__(f"{printable(path)}: {cause}")
 
 
 def ffmpeg_cause(stderr: bytes | str | None) -> str:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ffmpeg
 
-from .binaries import ffmpeg_exe, ffprobe_exe
+from .binaries import ffmpeg_exe, ffmpeg_url, ffprobe_exe
 from .errors import MediaError, ffmpeg_cause
 from .sniff import looks_like_media
 
@@ -35,6 +36,24 @@ class MediaInfo:
     audio: list[AudioStream] = field(default_factory=list)
 
 
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def special_kind(path: str | Path) -> str | None:
+    """What a path that exists but is no regular file or folder is, or None.
+
+    Opening a FIFO blocks until someone writes to it and /dev/zero never ends:
+    either would hang a batch, so they are refused before they are opened.
+    """
+    mode = os.stat(path).st_mode
+    return next((kind for test, kind in _SPECIAL if test(mode)), None)
+
+
 def check_readable(path: str | Path) -> Path:
     """The file-system faults, named before ffmpeg turns them into noise."""
     p = Path(path)
@@ -42,6 +61,9 @@ def check_readable(path: str | Path) -> Path:
         raise MediaError(p, "no such file")
     if p.is_dir():
         raise MediaError(p, "is a directory, not a media file")
+    kind = special_kind(p)
+    if kind:
+        raise MediaError(p, f"not a regular file but {kind}")
     if not os.access(p, os.R_OK):
         raise MediaError(p, "permission denied")
     try:
@@ -70,7 +92,7 @@ def probe(path: str | Path, require_audio: bool = True) -> MediaInfo:
 
 def _probe_ffprobe(p: Path, cmd: str) -> MediaInfo:
     try:
-        data = ffmpeg.probe(str(p), cmd=cmd)
+        data = ffmpeg.probe(ffmpeg_url(p), cmd=cmd)
     except ffmpeg.Error as e:
         raise MediaError(p, ffmpeg_cause(e.stderr)) from None
     streams = data.get("streams", [])
@@ -102,7 +124,7 @@ def _probe_ffmpeg(p: Path) -> MediaInfo:
     """Read `ffmpeg -i` when there is no ffprobe (the imageio-ffmpeg binary)."""
     try:
         _, err = (
-            ffmpeg.input(str(p))
+            ffmpeg.input(ffmpeg_url(p))
             .output("-", f="null", t=0)
             .global_args("-nostdin", "-hide_banner")
             .run(cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True)

@@ -38,4 +38,9 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, mode: int | None = 
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any, *, mode: int | None = None) -> None:
-    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=1), mode=mode)
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not UTF-8 ('caf\udce9.wav'): escaped, it reads back byte for byte
+        raw = json.dumps(data, ensure_ascii=True, indent=1).encode("ascii")
+    write_bytes_atomic(path, raw, mode=mode)

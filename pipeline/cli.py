@@ -1,23 +1,30 @@
 """The `interview-index` command: a thin shell over the library functions.
 
-Errors are one line on stderr, `error: FILE: cause`, never a traceback; the
-exit status says what happened (see ExitStatus).
+Commands raise typed errors (pipeline.errors); the one error boundary,
+`Main.invoke`, turns any exception into one line on stderr, `error: ...`,
+and an exit status (see ExitStatus). `--traceback` or INTERVIEW_INDEX_DEBUG=1
+shows the stack instead.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import sys
-from enum import IntEnum
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
+from . import errors
+from .atomic import write_text_atomic
+from .errors import ExitStatus, InterviewIndexError, UsageError, printable
 from .export import FORMATS, export
 from .glossary import GlossaryFile, merge, read_terms
 from .ingest import FatalError, FileResult, Ingestor, Reporter, reindex, remove_video
-from .inputs import collect
+from .inputs import collect, refuse_special
+from .languages import normalize_language
 from .library import ENV_LIBRARY, Library
 from .manage import list_videos, rename_speakers, speaker_stats
 from .options import (
@@ -25,42 +32,95 @@ from .options import (
     ENGINES,
     EngineOptions,
     IngestOptions,
-    OptionsError,
     SpeakerOptions,
     TranscribeOptions,
 )
 from .timefmt import clock
 
+__all__ = ["ExitStatus", "fail", "main"]
 
-class ExitStatus(IntEnum):
-    OK = 0
-    ERROR = 1  # something failed: a file in a batch, a lookup, a bad query
-    USAGE = 2  # click's own status for bad options
-    INTERRUPTED = 130  # Ctrl-C; finished work is kept
+_LIBRARY_META = "interview_index.library"
 
 
-def fail(message: str, status: ExitStatus = ExitStatus.ERROR) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(int(status))
+def fail(message: str, status: ExitStatus = ExitStatus.ERROR) -> NoReturn:
+    """Kept for command bodies: raises, and the error boundary prints and exits."""
+    raise InterviewIndexError(message, status)
 
 
 library_option = click.option(
     "--library",
     "library_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar=ENV_LIBRARY,
     default=None,
     help=f"Folder holding transcripts and the index (env {ENV_LIBRARY}; default: the user data dir).",
 )
 
 
+def language_option(value: str | None) -> str | None:
+    """`--language english` means en; an unknown language is a usage error before any work."""
+    try:
+        return normalize_language(value)
+    except ValueError as e:
+        raise UsageError(f"--language: {e}") from None
+
+
 def open_library(library_dir: Path | None) -> Library:
-    return Library(library_dir)
+    """The library named after the command, else before it (`interview-index --library DIR list`),
+    else by the environment, else the user data dir."""
+    ctx = click.get_current_context(silent=True)
+    if library_dir is None and ctx is not None:
+        library_dir = ctx.find_root().params.get("library_dir")
+    library = Library(library_dir)
+    if ctx is not None:
+        ctx.meta[_LIBRARY_META] = library.root  # error messages name it ("no space left on LIBRARY")
+    return library
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _names_pass_through(stream) -> None:
+    """Print file names as the bytes they are, as `ls` and `find` do.
+
+    A Linux file name that is not UTF-8 (b'caf\\xe9.wav') is a str with lone
+    surrogates in Python; a strict UTF-8 stdout raises UnicodeEncodeError on it
+    (`list` died). `surrogateescape` writes the original bytes back, so
+    `interview-index list | cut ...` hands other tools the real name.
+    """
+    if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        stream.reconfigure(errors="surrogateescape")
+
+
+class Main(click.Group):
+    """The one error boundary: every command's exceptions end here."""
+
+    def invoke(self, ctx: click.Context):
+        _names_pass_through(sys.stdout)
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # click prints its own usage errors (status 2)
+        except (Exception, KeyboardInterrupt) as e:
+            if ctx.params.get("show_traceback") or errors.debug_requested():
+                raise
+            click.echo(f"error: {errors.message(e, ctx.meta.get(_LIBRARY_META))}", err=True)
+            ctx.exit(int(errors.exit_status(e)))
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="interview-index")
-def main() -> None:
+@click.option(
+    "--library",
+    "library_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=ENV_LIBRARY,
+    default=None,
+    help=f"Folder holding transcripts and the index, for every command (env {ENV_LIBRARY}).",
+)
+@click.option(
+    "--traceback",
+    "show_traceback",
+    is_flag=True,
+    help=f"Show the Python stack of an error instead of one line (env {errors.ENV_DEBUG}=1).",
+)
+def main(library_dir: Path | None, show_traceback: bool) -> None:
     """Turn interview videos into a searchable, timestamped, speaker-attributed archive."""
 
 
@@ -96,7 +156,7 @@ class CliReporter(Reporter):
 
     def file_finished(self, result: FileResult) -> None:
         self._close()
-        name = result.path
+        name = printable(result.path)
         if result.status == "failed":
             click.echo(f"error: {result.error}", err=True)
         elif not self.quiet:
@@ -131,7 +191,12 @@ class CliReporter(Reporter):
     show_default=True,
     help="Model name (tiny.en, base, ...) or a local model path.",
 )
-@click.option("--language", default=None, help="Spoken language code, e.g. en (default: detect).")
+@click.option(
+    "--language",
+    default=None,
+    callback=lambda ctx, param, value: language_option(value),
+    help="Spoken language: a code (en) or a name (english) (default: detect).",
+)
 @click.option(
     "--beam-size",
     type=click.IntRange(1, 10),
@@ -177,20 +242,18 @@ def ingest(videos, library_dir, engine, model, language, beam_size, num_speakers
     terms = GlossaryFile(library.glossary_path).terms()
     if glossary_file is not None:
         try:
+            refuse_special(glossary_file)  # a FIFO would block the read forever
             terms = merge(terms, read_terms(glossary_file))
         except OSError as e:
             fail(str(e))
-    try:
-        options = IngestOptions(
-            engine=EngineOptions(engine=engine, model=model),
-            transcribe=TranscribeOptions(language=language, beam_size=beam_size, glossary=tuple(terms)),
-            speakers=SpeakerOptions(diarize=not no_diarize, num_speakers=num_speakers,
-                                    min_speakers=min_speakers, max_speakers=max_speakers),
-            force=force,
-            jobs=jobs,
-        )  # fmt: skip
-    except OptionsError as e:
-        raise click.UsageError(str(e)) from None
+    options = IngestOptions(  # contradictions raise OptionsError: a usage error (status 2)
+        engine=EngineOptions(engine=engine, model=model),
+        transcribe=TranscribeOptions(language=language, beam_size=beam_size, glossary=tuple(terms)),
+        speakers=SpeakerOptions(diarize=not no_diarize, num_speakers=num_speakers,
+                                min_speakers=min_speakers, max_speakers=max_speakers),
+        force=force,
+        jobs=jobs,
+    )  # fmt: skip
     paths = collect(list(videos))
     if not paths:
         fail("no media files found in " + " ".join(videos))
@@ -286,9 +349,12 @@ def export_cmd(video, library_dir, fmt, output, no_speakers):
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        folder = output.absolute().parent
+        if not folder.is_dir():  # made for no one: a typo in the folder would go unnoticed
+            what = "is a file, not a folder" if folder.exists() else "no such folder"
+            fail(f"{printable(output)}: {printable(folder)} {what}")
+        write_text_atomic(output, text)  # a full disk leaves the old file, not an empty one
+        click.echo(f"wrote {printable(output)}", err=True)
 
 
 # --------------------------------------------------------------------------- list, speakers, remove

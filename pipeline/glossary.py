@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from .atomic import write_text_atomic
+
 
 def parse_terms(text: str) -> list[str]:
     terms = []
@@ -43,11 +45,8 @@ def merge(*groups: Iterable[str]) -> list[str]:
 
 
 def write_terms(path: str | Path, terms: Iterable[str]) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(".tmp")
-    tmp.write_text("".join(f"{t}\n" for t in terms), encoding="utf-8")
-    tmp.replace(p)
+    """Atomically: a full disk keeps the old glossary and leaves no half-written file."""
+    write_text_atomic(path, "".join(f"{t}\n" for t in terms), mode=0o644)
 
 
 class GlossaryFile:

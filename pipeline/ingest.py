@@ -23,12 +23,14 @@ import numpy as np
 
 from index.errors import SearchIndexError
 from media.audio import SAMPLE_RATE, load_audio
+from media.binaries import FFmpegNotFound, ffmpeg_exe
 from media.errors import MediaError
 from media.probe import MediaInfo, check_readable, probe
 from media.stream import iter_audio
 
 from .asr.windows import windows
 from .atomic import write_json_atomic
+from .errors import FatalError, LibraryWriteError, describe_os_error, is_library_write_error, printable
 from .library import Job, Library, file_sha256, make_video_id, now, path_key
 from .options import IngestOptions
 from .transcript import Segment, Speaker, Transcript, Word
@@ -80,10 +82,6 @@ class Reporter:
     def message(self, text: str) -> None: ...
 
 
-class FatalError(RuntimeError):
-    """Stops the whole batch (e.g. the model cannot load); files are not at fault."""
-
-
 @dataclass
 class _Prepared:
     """The cheap stages' result for one file, made ahead of transcription with --jobs."""
@@ -120,6 +118,10 @@ class Ingestor:
     def run(self, paths: list[Path]) -> IngestSummary:
         from index.store import needs_rebuild
 
+        try:
+            ffmpeg_exe()  # a bad INTERVIEW_INDEX_FFMPEG is one line before any work, not an error per file
+        except FFmpegNotFound as e:
+            raise FatalError(str(e)) from e
         if needs_rebuild(self.library.index_dir):
             self.reporter.message("the index was built by another version: rebuilding it from the transcripts")
             reindex(self.library)
@@ -177,10 +179,10 @@ class Ingestor:
                 t1 = time.perf_counter()
                 prep.audio = load_audio(path, expected_duration=prep.info.duration)
                 prep.timings["audio"] = time.perf_counter() - t1
-        except MediaError as e:
-            prep.error = str(e)
-        except OSError as e:
-            prep.error = f"{path}: {e.strerror or e}"
+        except FFmpegNotFound as e:
+            raise FatalError(str(e)) from e
+        except Exception as e:  # noqa: BLE001 - whatever one file does, it is that file's error
+            prep.error = self._file_error(prep, e)
         return prep
 
     def _find_by_sha(self, sha256: str) -> str | None:
@@ -195,6 +197,9 @@ class Ingestor:
 
     # -- the expensive part ----------------------------------------------------
     def _process(self, prep: _Prepared) -> FileResult:
+        """One file, isolated: anything it raises but Ctrl-C and a batch-wide fault
+        (the recognizer cannot load, the library cannot be written) is its own
+        error, recorded as failed, and the batch goes on."""
         path = str(prep.path)
         if prep.error:
             self._record_failure(prep, prep.error)
@@ -202,6 +207,14 @@ class Ingestor:
         if prep.skip:
             return FileResult(path, "skipped", prep.video_id, note=prep.skip)
         assert prep.video_id and prep.info
+        try:
+            return self._locked(prep)
+        except OSError as e:  # the lock file itself
+            raise self._library_fault(e) from e
+
+    def _locked(self, prep: _Prepared) -> FileResult:
+        path = str(prep.path)
+        assert prep.video_id
         with self.library.file_lock(prep.video_id) as owned:
             if not owned:
                 return FileResult(path, "skipped", prep.video_id, note="being ingested by another process")
@@ -211,16 +224,43 @@ class Ingestor:
                 return self._stages(prep, job)
             except KeyboardInterrupt:
                 job.status = "interrupted"
-                self.library.save_job(job)
+                self._save_job_if_possible(job)
                 raise
-            except FatalError:
-                job.status, job.error = "failed", "the recognizer could not load"
-                self.library.save_job(job)
+            except FatalError as e:
+                job.status, job.error = "failed", str(e)
+                self._save_job_if_possible(job)
                 raise
-            except (MediaError, SearchIndexError) as e:
-                error = str(e) if isinstance(e, MediaError) else f"{path}: {e}"
+            except Exception as e:  # noqa: BLE001 - whatever one file does, it is that file's error
+                error = self._file_error(prep, e)
                 self._record_failure(prep, error, job)
                 return FileResult(path, "failed", prep.video_id, error=error, timings=prep.timings)
+
+    def _file_error(self, prep: _Prepared, e: Exception) -> str:
+        """The `FILE: cause` line for what one file raised; a library fault is raised instead."""
+        name = printable(prep.path)
+        if isinstance(e, MediaError):
+            return str(e)
+        if isinstance(e, OSError):
+            if is_library_write_error(e, self.library.root):
+                raise self._library_fault(e) from e
+            if e.filename is not None and Path(str(e.filename)).absolute() == prep.path.absolute():
+                return describe_os_error(e)
+            return f"{name}: {describe_os_error(e, self.library.root)}"
+        if isinstance(e, SearchIndexError):
+            return f"{name}: {e}"
+        return f"{name}: {type(e).__name__}: {e}"
+
+    def _library_fault(self, e: OSError) -> FatalError:
+        if is_library_write_error(e, self.library.root):
+            return LibraryWriteError(describe_os_error(e, self.library.root))
+        return FatalError(describe_os_error(e, self.library.root))
+
+    def _save_job_if_possible(self, job: Job) -> None:
+        """On the way out of a fault the job file is a courtesy: a full disk must not hide the fault."""
+        try:
+            self.library.save_job(job)
+        except (OSError, ValueError):
+            pass
 
     def _stages(self, prep: _Prepared, job: Job) -> FileResult:
         lib, opts, vid = self.library, self.options, prep.video_id
@@ -353,7 +393,10 @@ class Ingestor:
         key = prep.video_id or path_key(prep.path)
         job = job or Job(key=key, path=str(prep.path.absolute()), video_id=prep.video_id, sha256=prep.sha256)
         job.status, job.error = "failed", error
-        self.library.save_job(job)
+        try:
+            self.library.save_job(job)
+        except OSError as e:
+            raise self._library_fault(e) from e
 
     def _drop_superseded(self, transcript: Transcript) -> None:
         """A changed file at the same path replaces its old entries."""

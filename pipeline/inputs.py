@@ -11,7 +11,11 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
+from media.errors import printable
+from media.probe import special_kind
 from media.sniff import looks_like_media
+
+from .errors import InterviewIndexError
 
 
 def collect(args: list[str]) -> list[Path]:
@@ -45,3 +49,14 @@ def collect(args: list[str]) -> list[Path]:
         else:
             add(p)
     return out
+
+
+def refuse_special(path: Path) -> None:
+    """Refuse a named pipe or a device before anything opens it: opening a FIFO blocks
+    until someone writes to it, and /dev/zero never ends."""
+    try:
+        kind = special_kind(path)
+    except OSError:
+        return  # missing or unreadable: the read that follows says so
+    if kind:
+        raise InterviewIndexError(f"{printable(path)}: not a regular file but {kind}")

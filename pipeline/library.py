@@ -70,7 +70,7 @@ def make_video_id(path: Path, sha256: str) -> str:
 
 def path_key(path: str | Path) -> str:
     """Job key for a file that failed before its content could be hashed."""
-    return "path-" + hashlib.sha1(str(Path(path).absolute()).encode()).hexdigest()[:16]
+    return "path-" + hashlib.sha1(os.fsencode(Path(path).absolute())).hexdigest()[:16]
 
 
 @dataclass

@@ -56,6 +56,7 @@ class Transcript:
     sha256: str = ""
     glossary: list[str] = field(default_factory=list)
     created: str = ""
+    edits: list[dict[str, Any]] = field(default_factory=list)  # hand corrections: segment, before, after, at
     schema_version: int = SCHEMA_VERSION
 
     # -- speakers -----------------------------------------------------------

@@ -1,6 +1,9 @@
 """Shared test fixtures: committed real-speech media and one ingested library.
 
-Ingesting costs seconds of real Whisper and diarization work, so the library
+Two tiers: `pytest -m "not slow"` runs in well under a minute because tests
+of the CLI, batches, search and export ingest with `fake_engine` (the
+fixtures' true words, see fake_engine.py) while ffmpeg, diarization and
+whoosh stay real; tests marked `slow` load a real recognizer. The library
 built from two_voices and three_voices is made once per session and shared
 by the read-only tests (search, export, list). Tests that change a library
 make their own.
@@ -16,6 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+
+from fake_engine import FakeEngine, install
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -39,15 +44,23 @@ def run_cli(*args: str, library: Path | None = None, input: str | None = None):
     return CliRunner().invoke(main, argv, input=input, catch_exceptions=False)
 
 
+@pytest.fixture
+def fake_engine(monkeypatch) -> list[FakeEngine]:
+    """Ingestor, and the CLI run in process, recognise with FakeEngine; returns the engines loaded."""
+    return install(monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def ingested(tmp_path_factory) -> Path:
-    """A library with two_voices and three_voices ingested by the real CLI."""
+    """A library with two_voices and three_voices ingested by the real CLI (fake engine, real diarization)."""
     lib = tmp_path_factory.mktemp("library")
     media = tmp_path_factory.mktemp("media")
     for name in ("two_voices.mp4", "three_voices.mp4"):
         shutil.copy(fixture(name), media / name)
-    result = run_cli("ingest", str(media / "two_voices.mp4"), str(media / "three_voices.mp4"),
-                     "--language", "en", "--json", library=lib)  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        install(mp)
+        result = run_cli("ingest", str(media / "two_voices.mp4"), str(media / "three_voices.mp4"),
+                         "--language", "en", "--json", library=lib)  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["done"] == 2, summary

@@ -23,8 +23,10 @@ interrupt a file while it is being transcribed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +72,7 @@ def _truth_words(truth: dict) -> list[dict]:
             tokens = [w["word"] for w in words]
         for i, (w, token) in enumerate(zip(words, tokens, strict=True)):
             end = words[i + 1]["start"] if i + 1 < len(words) else turn["end"]
-            for a, b in pauses:
+            for a, _ in pauses:
                 if w["start"] < a < end:
                     end = a
             out.append({"word": token, "start": w["start"] + offset, "end": end + offset, "turn": turn["index"]})
@@ -89,7 +91,17 @@ def references() -> list[_Reference]:
             media = ROOT / truth["media"]
             if not media.is_file():
                 continue
-            env = _envelope(load_audio(media))
+            # Each CLI process of a batch test would decode every fixture again: keep the envelopes.
+            st = media.stat()
+            key = hashlib.sha256(f"{media}:{st.st_size}:{st.st_mtime_ns}:{FRAME}".encode()).hexdigest()[:16]
+            cached = Path(tempfile.gettempdir()) / f"interview-index-fake-{key}.npy"
+            try:
+                env = np.load(cached)
+            except (OSError, ValueError):
+                env = _envelope(load_audio(media))
+                tmp = cached.with_suffix(f".{os.getpid()}.npy")
+                np.save(tmp, env)
+                os.replace(tmp, cached)
             refs.append(_Reference(truth["name"], env, _truth_words(truth)))
         _references = refs
     return _references

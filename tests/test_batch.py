@@ -1,7 +1,11 @@
 """Batch ingestion that never loses work: bad input, interruption, concurrency.
 
 These run the real CLI in subprocesses (so that SIGKILL and SIGINT are real)
-on committed fixtures, with the real recognizer.
+on committed fixtures, with the fake recognizer (tests/fake_engine.py: the
+fixtures' true words; ffmpeg and the index are real). Each window takes
+FAKE_DELAY_S, so a file can be caught while it is transcribed. The
+subprocesses skip diarization (NO_DIARIZE): loading its models in every
+process would cost more than the rest; the in-process tests diarize.
 """
 
 from __future__ import annotations
@@ -21,17 +25,24 @@ from index.writer import segment_counts
 from pipeline.library import Library
 
 from conftest import fixture, run_cli
+from fake_engine import DELAY_ENV
 
 QUERIES = ["harbour", "budget", "the", '"tax relief"']
 
 
+FAKE_DELAY_S = 0.3
+NO_DIARIZE = "--no-diarize"
+
+
 def cli_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pipeline.cli", *args]
+    """The CLI in its own process, recognising with the fake engine."""
+    return [sys.executable, str(Path(__file__).with_name("fake_engine.py")), *args]
 
 
 def env() -> dict[str, str]:
     e = dict(os.environ)
     e["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + e.get("PYTHONPATH", "")
+    e[DELAY_ENV] = str(FAKE_DELAY_S)
     return e
 
 
@@ -86,8 +97,8 @@ def baseline(tmp_path_factory) -> dict:
     """An uninterrupted run over the same three files."""
     lib = tmp_path_factory.mktemp("baseline")
     files = copy_fixtures(tmp_path_factory.mktemp("media"))
-    res = subprocess.run(cli_argv("ingest", *map(str, files), "--language", "en", "--library", str(lib)),
-                         env=env(), capture_output=True, text=True)  # fmt: skip
+    argv = cli_argv("ingest", *map(str, files), "--language", "en", NO_DIARIZE, "--library", str(lib))
+    res = subprocess.run(argv, env=env(), capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     return hits(lib)
 
@@ -96,7 +107,7 @@ def baseline(tmp_path_factory) -> dict:
 def test_interrupted_ingest_resumes_to_the_same_index(tmp_path, baseline, sig, status):
     lib = tmp_path / "lib"
     files = copy_fixtures(tmp_path / "media")
-    argv = cli_argv("ingest", *map(str, files), "--language", "en", "--library", str(lib))
+    argv = cli_argv("ingest", *map(str, files), "--language", "en", NO_DIARIZE, "--library", str(lib))
     # A shell without job control starts background jobs with SIGINT ignored, and
     # Python keeps it ignored: give the child the default, as a terminal would.
     proc = subprocess.Popen(argv, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -123,7 +134,7 @@ def test_interrupted_ingest_resumes_to_the_same_index(tmp_path, baseline, sig, s
 def test_search_while_ingesting_and_two_ingests_at_once(tmp_path, baseline):
     lib = tmp_path / "lib"
     files = copy_fixtures(tmp_path / "media")
-    argv = cli_argv("ingest", *map(str, files), "--language", "en", "--library", str(lib), "--json")
+    argv = cli_argv("ingest", *map(str, files), "--language", "en", NO_DIARIZE, "--library", str(lib), "--json")
     first = subprocess.Popen(argv, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_stage(lib, first, "transcribe", done_before=1)
     second = subprocess.Popen(argv, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -166,7 +177,7 @@ def make_bad_inputs(d: Path) -> dict[str, Path]:
     }
 
 
-def test_bad_inputs_in_one_batch(tmp_path, monkeypatch):
+def test_bad_inputs_in_one_batch(tmp_path, monkeypatch, fake_engine):
     files = {k: Path(v) for k, v in make_bad_inputs(tmp_path / "media").items()}
     if os.geteuid() == 0:
         # root reads any file: cause the permission fault the only way left.
@@ -211,7 +222,7 @@ def test_bad_inputs_in_one_batch(tmp_path, monkeypatch):
     assert all(r["error"] for r in rows if r["state"] == "failed")
 
 
-def test_changed_file_replaces_its_entries_and_remove(tmp_path):
+def test_changed_file_replaces_its_entries_and_remove(tmp_path, fake_engine):
     lib = tmp_path / "lib"
     media = tmp_path / "media"
     media.mkdir()
@@ -235,10 +246,10 @@ def test_long_file_resumes_mid_file_from_the_last_window(tmp_path):
     (target,) = copy_fixtures(media, ("three_voices.mp4",))
     small = dict(env(), INTERVIEW_INDEX_WINDOW_S="8")
     whole_lib, lib = tmp_path / "whole", tmp_path / "lib"
-    one = subprocess.run(cli_argv("ingest", str(target), "--language", "en", "--library", str(whole_lib)),
+    one = subprocess.run(cli_argv("ingest", str(target), "--language", "en", NO_DIARIZE, "--library", str(whole_lib)),
                          env=small, capture_output=True, text=True)  # fmt: skip
     assert one.returncode == 0, one.stderr
-    argv = cli_argv("ingest", str(target), "--language", "en", "--library", str(lib))
+    argv = cli_argv("ingest", str(target), "--language", "en", NO_DIARIZE, "--library", str(lib))
     proc = subprocess.Popen(argv, env=small, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     partial = None
@@ -266,7 +277,7 @@ def test_long_file_resumes_mid_file_from_the_last_window(tmp_path):
     assert [s.speaker for s in resumed.segments] == [s.speaker for s in whole.segments]
 
 
-def test_folders_are_recursed_and_media_picked_by_content(tmp_path):
+def test_folders_are_recursed_and_media_picked_by_content(tmp_path, fake_engine):
     root = tmp_path / "archive"
     (root / "day 1" / "camera").mkdir(parents=True)
     shutil.copy(fixture("silence.mp4"), root / "day 1" / "camera" / "CLIP0001")  # no extension

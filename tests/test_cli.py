@@ -1,4 +1,5 @@
-"""The real CLI end to end: real ffmpeg, real Whisper, real diarization, a real whoosh index."""
+"""The real CLI end to end: real ffmpeg, real diarization, a real whoosh index; the fake recognizer
+(the fixtures' true words, tests/fake_engine.py) except in the tests marked slow, which run Whisper."""
 
 from __future__ import annotations
 
@@ -136,7 +137,7 @@ def test_reingest_is_idempotent_and_content_identified(ingested, tmp_path):
 
 
 @pytest.mark.parametrize("speakers_flag", ["--no-diarize"])
-def test_late_audio_track_keeps_playback_time(tmp_path, speakers_flag):
+def test_late_audio_track_keeps_playback_time(tmp_path, fake_engine, speakers_flag):
     """The audio starts 1.5 s into the video: hits must be at playback time."""
     lib = tmp_path / "lib"
     result = run_cli("ingest", str(fixture("late_audio.mp4")), "--language", "en", speakers_flag, library=lib)
@@ -147,7 +148,7 @@ def test_late_audio_track_keeps_playback_time(tmp_path, speakers_flag):
     assert hits and all(min(abs(h["start"] - s) for s in spoken) < 0.5 for h in hits), (hits, spoken)
 
 
-def test_speakers_rename_reaches_search_and_export(tmp_path):
+def test_speakers_rename_reaches_search_and_export(tmp_path, fake_engine):
     lib = tmp_path / "lib"
     assert run_cli("ingest", str(fixture("two_voices.mp4")), "--language", "en", library=lib).exit_code == 0
     vid = video_id(lib, "two_voices.mp4")
@@ -179,7 +180,7 @@ def test_speakers_rename_reaches_search_and_export(tmp_path):
     assert bad.exit_code == 1 and "SPEAKER_9" in bad.stderr
 
 
-def test_audio_files_are_accepted(tmp_path):
+def test_audio_files_are_accepted(tmp_path, fake_engine):
     """wav, flac, mp3 and m4a, made from the fixture's audio with the same ffmpeg the tool uses."""
     import ffmpeg
 
@@ -204,6 +205,7 @@ def test_audio_files_are_accepted(tmp_path):
     assert all(abs(h["start"] - spoken) < 0.5 for h in hits), hits
 
 
+@pytest.mark.slow
 def test_openai_whisper_engine_through_the_cli(tmp_path):
     """The user's named package end to end: ingest, word time, subtitles."""
     lib = tmp_path / "lib"

@@ -45,6 +45,7 @@ def _words(result) -> list[str]:
     return [w.word for s in result.segments for w in s.words]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["tiny.en", "base"])
 def test_converted_checkpoint_gives_faster_whispers_words(name, two_voices_audio):
     fw = resolve_model("faster-whisper", name)
@@ -60,6 +61,7 @@ def test_converted_checkpoint_gives_faster_whispers_words(name, two_voices_audio
     assert np.abs(starts_a - starts_b).max() <= 0.1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,multilingual", [("tiny.en", False), ("base", True)])
 def test_checkpoint_loads_with_whisper_load_model(name, multilingual):
     import whisper
@@ -117,6 +119,7 @@ def _write_ct2(path: Path, src: Path, variables: dict[str, np.ndarray], aliases:
             f.write(s(alias) + s(target))
 
 
+@pytest.mark.slow
 def test_int8_model_is_dequantized_like_ctranslate2_does(tmp_path, two_voices_audio, monkeypatch):
     """An int8-quantized CTranslate2 model (quantized as ctranslate2's converter does) converts right.
 
@@ -196,6 +199,7 @@ def test_verify_file_checks_digest_and_remembers_it(tmp_path, monkeypatch):
         cache.verify_file(f, "0" * 64)
 
 
+@pytest.mark.slow
 def test_joined_base_is_built_once_and_rebuilt_when_damaged(tmp_path, monkeypatch):
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     first = resolve_model("faster-whisper", "base")
@@ -211,6 +215,7 @@ def test_joined_base_is_built_once_and_rebuilt_when_damaged(tmp_path, monkeypatc
     assert cache.sha256_file(again.path / "model.bin") == models.BASE_MODEL_BIN_SHA256
 
 
+@pytest.mark.slow
 def test_converted_checkpoint_is_cached_and_rebuilt_when_damaged(tmp_path, monkeypatch):
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     src = models.packaged_ct2_dir("tiny.en")
@@ -225,6 +230,7 @@ def test_converted_checkpoint_is_cached_and_rebuilt_when_damaged(tmp_path, monke
     assert meta["source_sha256"] == models.TINY_EN_MODEL_BIN_SHA256
 
 
+@pytest.mark.slow
 def test_concurrent_first_use_builds_one_good_cache(tmp_path):
     """Two processes resolving "base" into an empty cache at once: both get the same verified files."""
     import subprocess

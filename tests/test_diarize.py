@@ -193,6 +193,7 @@ def test_progress_is_reported_up_to_one():
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_on_long_audio():
     """Twenty passes of a fixture (6.5 min): the buffered audio never exceeds one region plus a chunk."""
     long = np.tile(audio("two_voices"), 20)
@@ -206,6 +207,7 @@ def test_memory_stays_flat_on_long_audio():
     assert vectors.nbytes <= 512 * len(long) / 16000 / 0.4  # 512 bytes (float16) per 0.4 s, at most
 
 
+@pytest.mark.slow
 def test_longer_mixed_recording_keeps_the_count():
     """Three fixtures back to back: the same three voices saying different things.
 

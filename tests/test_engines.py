@@ -89,6 +89,7 @@ def test_defaults():
     assert opts.language is None and opts.vad_filter and opts.beam_size == 5 and opts.glossary == []
 
 
+@pytest.mark.slow
 def test_faster_whisper_on_fixture(fw_base, two_voices):
     assert (fw_base.name, fw_base.model_name, fw_base.compute_type) == ("faster-whisper", "base", "int8")
     progress: list[float] = []
@@ -96,6 +97,7 @@ def test_faster_whisper_on_fixture(fw_base, two_voices):
     _check_fixture_result(result, two_voices, progress)
 
 
+@pytest.mark.slow
 def test_openai_whisper_on_fixture(ow_base, two_voices):
     assert (ow_base.name, ow_base.model_name, ow_base.compute_type) == ("openai-whisper", "base", "int8")
     progress: list[float] = []
@@ -103,6 +105,7 @@ def test_openai_whisper_on_fixture(ow_base, two_voices):
     _check_fixture_result(result, two_voices, progress)
 
 
+@pytest.mark.slow
 def test_openai_whisper_int8_quantizes_only_linear_layers(ow_base):
     """Every Linear projection is int8; the attention (word alignment reads it) and the rest stay float32."""
     import torch
@@ -120,6 +123,7 @@ def test_openai_whisper_int8_quantizes_only_linear_layers(ow_base):
     assert ow_base.model.alignment_heads.any()
 
 
+@pytest.mark.slow
 def test_openai_whisper_compute_types():
     from pipeline.asr.weights import resolve_model
 
@@ -141,6 +145,7 @@ def _speech_silence_speech(audio: np.ndarray) -> tuple[np.ndarray, float, float]
     return np.concatenate([a, noise, b]), first_end, second_start
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["fw_base", "ow_base"])
 def test_no_words_invented_in_silence(engine, request, two_voices):
     eng = request.getfixturevalue(engine)
@@ -155,12 +160,14 @@ def test_no_words_invented_in_silence(engine, request, two_voices):
     assert all(w.start >= second_start - 0.5 for w in words if "welcome" in w.word.lower())
 
 
+@pytest.mark.slow
 def test_silent_file_gives_no_segments(fw_base):
     audio = _load("silence")
     result = fw_base.transcribe(audio, TranscribeOptions(language="en"))
     assert result.segments == [] and result.language == "en"
 
 
+@pytest.mark.slow
 def test_engine_is_reusable_and_deterministic(two_voices):
     """Loaded once, used for several files; temperature 0 only, so the same input gives the same output."""
     engine = load_engine("faster-whisper", "tiny.en")
@@ -172,6 +179,7 @@ def test_engine_is_reusable_and_deterministic(two_voices):
     assert first == again
 
 
+@pytest.mark.slow
 def test_glossary_steers_both_engines(fw_base, ow_base):
     """made_up_name says "Vellacourt" three times; base writes "Melacort" unless told."""
     audio = _load("made_up_name")

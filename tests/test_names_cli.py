@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import fixture, run_cli, truth
+
+pytestmark = pytest.mark.slow  # what Whisper writes for the name is the point: the real recognizer
 
 
 def spoken_times() -> list[float]:

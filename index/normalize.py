@@ -165,7 +165,7 @@ class Glossary:
                 if compact is None:
                     continue
                 term = self.terms[compact]
-                if list(seg_tokens[start : start + n]) == term:
+                if list(seg_tokens[start : start + n]) == term or self._spelled_by_part(seg_tokens[start : start + n]):
                     continue
                 last = start + n - 1
                 k = len(term)
@@ -174,6 +174,12 @@ class Glossary:
                     at.update((last - k + 1 + t, term[t]) for t in range(k))
                 extra.extend(sorted(at))
         return extra
+
+    def _spelled_by_part(self, toks: Sequence[str]) -> bool:
+        """Whether fewer of these tokens already spell a term: "Skolkovo a" is the
+        term heard right next to "a", not a split of it (one edit from "skolkovoa")."""
+        n = len(toks)
+        return any("".join(toks[i:j]) in self.terms for i in range(n) for j in range(i + 1, n + 1) if j - i < n)
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:

@@ -12,7 +12,7 @@ from whoosh.fields import ID, STORED, TEXT, Schema
 
 from .analysis import PreparedAnalyzer
 
-SCHEMA_VERSION = 2  # 2: glossary aliases for names heard misspelled
+SCHEMA_VERSION = 3  # 2: glossary aliases for names heard misspelled; 3: no alias over a term and its neighbour
 
 VIDEO = "video"
 PATH = "path"

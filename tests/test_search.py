@@ -308,3 +308,37 @@ def test_common_words_never_sound_like_a_name(tmp_path):
     r = search(d, "Ellis")
     assert [(h.match, h.start) for h in r.hits] == [("exact", 0.0)]
     assert search(d, "Ellis", video="c", speaker="SPEAKER_1", limit=None).hits == r.hits
+
+
+# -- issue #9 item 8: a hit ends where its matched words end ------------------
+
+
+@pytest.mark.parametrize(
+    "text, query, highlighted, last_word",
+    [
+        ("We went to Skolkovo. A new centre opened.", "Skolkovo", "We went to **Skolkovo**. A new centre opened.", 3),
+        ("Trucks from Minsk, a city of mines.", "Minsk", "Trucks from **Minsk**, a city of mines.", 2),
+        ("Vist Mining. A company.", '"Vist Mining"', "**Vist Mining**. A company.", 1),
+    ],
+)
+def test_a_glossary_term_and_the_next_short_word_are_not_one_match(tmp_path, text, query, highlighted, last_word):
+    """A term heard as-is next to "a" was also indexed as if split over "Skolkovo a"."""
+    d = tmp_path / "index"
+    add_transcript(d, make_transcript("g", [(100.0, "SPEAKER_1", text)], glossary=["Skolkovo", "Minsk", "Vist Mining"]))
+    (hit,) = search(d, query).hits
+    assert hit.highlighted() == highlighted
+    assert hit.end == pytest.approx(word_start(100.0, last_word) + 0.4)
+
+
+def test_word_pieces_highlight_only_the_matched_piece(tmp_path):
+    """Whisper writes "inter-mune" as the words "inter" and "-mune"; the text keeps it whole."""
+    d = tmp_path / "index"
+    t = make_transcript("p", [(0.0, "SPEAKER_1", "the full inter -mune response")])
+    t.segments[0].text = "the full inter-mune response"
+    add_transcript(d, t)
+    (hit,) = search(d, "full").hits
+    assert (hit.highlighted(), hit.end) == ("the **full** inter-mune response", pytest.approx(word_start(0.0, 1) + 0.4))
+    (hit,) = search(d, "inter").hits
+    assert (hit.highlighted(), hit.end) == ("the full **inter**-mune response", pytest.approx(word_start(0.0, 2) + 0.4))
+    (hit,) = search(d, '"full inter"').hits
+    assert hit.highlighted() == "the **full inter**-mune response"

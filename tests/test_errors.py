@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fake_engine import install
 
 import pipeline.atomic
 from media import binaries
@@ -27,6 +26,7 @@ from pipeline.cli import main
 from pipeline.library import Library
 
 from conftest import fixture
+from fake_engine import install
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -194,14 +194,16 @@ def test_file_name_that_is_not_utf8(tmp_path, fake):
 def test_leading_dash_and_colon_names_reach_ffmpeg_as_files(tmp_path, fake, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
-    for name in ("-dash.mp4", "a:b.mp4"):
-        shutil.copy(fixture("two_voices.mp4"), work / name)
-    (work / "a:b.mp4").write_bytes((work / "a:b.mp4").read_bytes() + b"\0")  # other bytes: not a copy
+    data = fixture("two_voices.mp4").read_bytes()
+    for k, name in enumerate(("-dash.mp4", "-found-in-folder.mp4", "a:b.mp4", "-")):
+        (work / name).write_bytes(data + b"\0" * k)  # other bytes each: not copies of one video
     monkeypatch.chdir(work)
     lib = tmp_path / "lib"
-    result = cli("ingest", "./-dash.mp4", "a:b.mp4", "--no-diarize", "--library", str(lib))
+    # Named on the command line, and found by scanning "." (which yields "-found-in-folder.mp4").
+    result = cli("ingest", "./-dash.mp4", "a:b.mp4", ".", "--no-diarize", "--library", str(lib))
     assert result.exit_code == 0, result.output
-    assert sorted(Path(r["path"]).name for r in rows(lib) if r["state"] == "done") == ["-dash.mp4", "a:b.mp4"]
+    done = sorted(Path(r["path"]).name for r in rows(lib) if r["state"] == "done")
+    assert done == ["-", "-dash.mp4", "-found-in-folder.mp4", "a:b.mp4"]
 
 
 # --------------------------------------------------------------------------- 11: full disk, read-only library

@@ -8,6 +8,7 @@ shows the stack instead.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import sys
@@ -98,6 +99,8 @@ class Main(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise  # click prints its own usage errors (status 2)
         except (Exception, KeyboardInterrupt) as e:
+            if isinstance(e, OSError) and e.errno == errno.EPIPE:
+                raise  # `interview-index list | head`: click exits quietly
             if ctx.params.get("show_traceback") or errors.debug_requested():
                 raise
             click.echo(f"error: {errors.message(e, ctx.meta.get(_LIBRARY_META))}", err=True)

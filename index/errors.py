@@ -22,3 +22,7 @@ class IndexLockedError(SearchIndexError):
 
 class IndexVersionError(SearchIndexError):
     """The index was built by another version of interview-index; `reindex` fixes it."""
+
+
+class IndexDamagedError(SearchIndexError):
+    """The index cannot be read or holds other than its record says (files deleted or cut); `reindex` fixes it."""

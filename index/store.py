@@ -6,8 +6,15 @@ new index beside the current one and switches INFO_FILE atomically, so
 searches never see an empty or half-built index, and an outdated index is
 detected before whoosh unpickles a schema it may not understand.
 
-Every write (add, remove, rebuild) holds LOCK_FILE, an fcntl lock: the kernel
-drops it when the holder dies, so a crash never leaves a stale lock behind.
+INFO_FILE also records which videos the index holds (segments per video) and
+the whoosh generation that record describes, written after each commit under
+the write lock. `check` compares it with what the index really holds, so a
+deleted or damaged segment file, or a deleted index, is found (the library
+then compares the videos with its transcripts) instead of answering "no hits".
+
+Every write (add, remove, rebuild) holds LOCK_FILE, a `filelock` lock (flock
+on POSIX), the one lock mechanism of the project: the kernel drops it when
+the holder dies, so a crash never leaves a stale lock behind.
 """
 
 from __future__ import annotations
@@ -20,21 +27,25 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
+from whoosh.query import Term
 from whoosh.searching import Searcher
-from whoosh.util.filelock import FileLock
 
 from pipeline.atomic import write_json_atomic
 
-from .errors import IndexLockedError, IndexVersionError
+from . import schema
+from .errors import IndexDamagedError, IndexLockedError, IndexVersionError, SearchIndexError
 from .schema import SCHEMA_VERSION, make_schema
 
 INFO_FILE = "index.json"
 LOCK_FILE = "WRITELOCK"
+REINDEX_ADVICE = "run `interview-index reindex` to rebuild it from the transcripts"
 DEFAULT_LOCK_TIMEOUT = 120.0  # seconds; an ingest commit takes well under one
 _POLL = 0.2
 _NOTIFY_EVERY = 10.0
@@ -74,7 +85,7 @@ def _check_version(index_dir: Path, info: dict[str, Any]) -> str:
     if version != SCHEMA_VERSION or not info.get("name"):
         raise IndexVersionError(
             f"{index_dir}: index schema v{version} does not match this interview-index "
-            f"(v{SCHEMA_VERSION}); run `interview-index reindex` to rebuild it from the transcripts"
+            f"(v{SCHEMA_VERSION}); {REINDEX_ADVICE}"
         )
     return str(info["name"])
 
@@ -96,11 +107,89 @@ def open_searcher(index_dir: Path) -> Searcher | None:
         name = _check_version(index_dir, info)
         try:
             return open_named(index_dir, name, readonly=True).searcher()
-        except (OSError, whoosh_index.EmptyIndexError):
+        except Exception as e:  # noqa: BLE001 - whatever a cut or missing file makes whoosh raise
             if attempt == 4:
-                raise
+                raise IndexDamagedError(f"{index_dir}: the index is damaged ({_cause(e)}); {REINDEX_ADVICE}") from e
             time.sleep(0.05 * (attempt + 1))
     return None
+
+
+def _cause(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.filename:
+        return f"{Path(str(e.filename)).name}: {e.strerror or e}"
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+
+def live_counts(searcher: Searcher) -> dict[str, int]:
+    """Live (not deleted) segments per video id, counted from the index itself."""
+    counts: dict[str, int] = {}
+    for term in list(searcher.reader().field_terms(schema.VIDEO)):
+        n = sum(1 for _ in searcher.docs_for_query(Term(schema.VIDEO, term)))
+        if n:
+            counts[term] = n
+    return counts
+
+
+@dataclass
+class IndexState:
+    """What `check` found: the videos the index holds, the ones a rebuild skipped, or the problem."""
+
+    exists: bool
+    videos: dict[str, int] = field(default_factory=dict)  # video id -> live segments
+    skipped: dict[str, str] = field(default_factory=dict)  # video id -> why the last rebuild left it out
+    problem: str | None = None  # one line: what is wrong and that `reindex` fixes it
+
+
+def check(index_dir: Path) -> IndexState:
+    """Open the index and compare it with its record (INFO_FILE): cheap, done before searching.
+
+    The record is trusted only for the generation it was written for; for
+    another one (a commit in progress, an index from before records) the
+    videos are counted from the index.
+    """
+    index_dir = Path(index_dir)
+    try:
+        searcher = open_searcher(index_dir)
+    except SearchIndexError as e:
+        return IndexState(True, problem=str(e))
+    if searcher is None:
+        return IndexState(False)
+    with searcher as s:
+        info = read_info(index_dir) or {}
+        skipped = info.get("skipped") if isinstance(info.get("skipped"), dict) else {}
+        videos = info.get("videos")
+        generation = s.reader().generation()
+        if isinstance(videos, dict) and generation is not None and info.get("generation") == generation:
+            total = sum(int(n) for n in videos.values())
+            if total != s.doc_count():
+                return IndexState(True, skipped=skipped, problem=(
+                    f"{index_dir}: the index is damaged (it holds {s.doc_count()} segments, its record says "
+                    f"{total}); {REINDEX_ADVICE}"))  # fmt: skip
+            return IndexState(True, {str(k): int(n) for k, n in videos.items()}, skipped)
+        return IndexState(True, live_counts(s), skipped)
+
+
+def record_commit(
+    index_dir: Path, ix: whoosh_index.Index, before: int, change: Callable[[dict[str, int], dict[str, str]], None]
+) -> None:
+    """After a commit, under the write lock: update the record of which videos the index holds.
+
+    `before` is the generation the commit started from; if the record is not
+    of that one (a crash between a commit and its record, an old index) the
+    videos are counted afresh instead of changed.
+    """
+    info = read_info(index_dir) or {"schema_version": 0}
+    videos, skipped = info.get("videos"), info.get("skipped")
+    skipped = dict(skipped) if isinstance(skipped, dict) else {}
+    if isinstance(videos, dict) and info.get("generation") == before:
+        videos = dict(videos)
+        change(videos, skipped)
+    else:
+        with ix.searcher() as s:
+            videos = live_counts(s)
+        change({}, skipped)
+    info.update(generation=ix.latest_generation(), videos=videos, skipped=skipped)
+    write_json_atomic(Path(index_dir) / INFO_FILE, info)
 
 
 def open_for_write(index_dir: Path) -> whoosh_index.Index:
@@ -134,12 +223,20 @@ def create(index_dir: Path) -> str:
     return name
 
 
-def switch_to(index_dir: Path, name: str) -> None:
-    """Make `name` the current index (atomic rename) and delete the others."""
+def switch_to(
+    index_dir: Path, name: str, videos: dict[str, int] | None = None, skipped: dict[str, str] | None = None
+) -> None:
+    """Make `name` the current index (atomic rename) and delete the others.
+
+    `videos` (segments per video) and `skipped` (videos left out, and why)
+    become the record `check` compares the index with.
+    """
+    generation = open_named(index_dir, name).latest_generation()
     write_json_atomic(
         Path(index_dir) / INFO_FILE,
-        {"schema_version": SCHEMA_VERSION, "name": name, "switched": time.strftime("%Y-%m-%dT%H:%M:%S")},
-    )
+        {"schema_version": SCHEMA_VERSION, "name": name, "switched": time.strftime("%Y-%m-%dT%H:%M:%S"),
+         "generation": generation, "videos": videos or {}, "skipped": skipped or {}},
+    )  # fmt: skip
     discard_others(index_dir, keep=name)
 
 
@@ -185,10 +282,10 @@ def write_lock(
     """
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(os.fspath(index_dir / LOCK_FILE))
+    lock = FileLock(os.fspath(index_dir / LOCK_FILE), thread_local=False)
     started = time.monotonic()
     told_at: float | None = None
-    while not lock.acquire(blocking=False):
+    while not _try(lock):
         waited = time.monotonic() - started
         if timeout is not None and waited >= timeout:
             raise IndexLockedError(
@@ -204,3 +301,11 @@ def write_lock(
         yield
     finally:
         lock.release()
+
+
+def _try(lock: FileLock) -> bool:
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False
+    return True

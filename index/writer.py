@@ -3,6 +3,9 @@
 A video's segments always change together: add_transcript deletes the
 video's old documents and adds the new ones in one whoosh commit, so a
 search sees either the old video or the new one, never half, never both.
+After each commit the index's record (store.INFO_FILE) is updated with the
+video's segment count, so `store.check` can tell a complete index from one
+that lost files.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from pipeline.transcript import Segment, Transcript, Word
 
 from . import normalize, schema, store
+from .errors import IndexDamagedError, SearchIndexError
 from .store import DEFAULT_LOCK_TIMEOUT, WaitCallback
 
 log = logging.getLogger(__name__)
@@ -104,16 +108,37 @@ def add_transcript(
     this again for the video.
     """
     with store.write_lock(index_dir, on_wait, timeout):
-        ix = store.open_for_write(index_dir)
+        ix, before = _open_for_write(index_dir)
         w = ix.writer(timeout=5.0)
+        added = 0
         try:
             w.delete_by_term(schema.VIDEO, transcript.video_id)
             for doc in documents(transcript):
                 w.add_document(**doc)
+                added += 1
         except BaseException:
             w.cancel()
             raise
         w.commit()
+
+        def change(videos: dict[str, int], skipped: dict[str, str]) -> None:
+            videos[transcript.video_id] = added
+            skipped.pop(transcript.video_id, None)
+
+        store.record_commit(index_dir, ix, before, change)
+
+
+def _open_for_write(index_dir: Path) -> tuple[Any, int]:
+    """The index and its generation; an index whose files are gone or cut is IndexDamagedError."""
+    try:
+        ix = store.open_for_write(index_dir)
+        return ix, ix.latest_generation()
+    except SearchIndexError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever a cut or missing file makes whoosh raise
+        raise IndexDamagedError(
+            f"{index_dir}: the index is damaged ({type(e).__name__}: {e}); {store.REINDEX_ADVICE}"
+        ) from e
 
 
 def remove_video(
@@ -127,7 +152,7 @@ def remove_video(
     if store.stored_version(index_dir) is None:
         return
     with store.write_lock(index_dir, on_wait, timeout):
-        ix = store.open_for_write(index_dir)
+        ix, before = _open_for_write(index_dir)
         w = ix.writer(timeout=5.0)
         try:
             w.delete_by_term(schema.VIDEO, video_id)
@@ -136,21 +161,20 @@ def remove_video(
             raise
         w.commit()
 
+        def change(videos: dict[str, int], skipped: dict[str, str]) -> None:
+            videos.pop(video_id, None)
+            skipped.pop(video_id, None)
+
+        store.record_commit(index_dir, ix, before, change)
+
 
 def segment_counts(index_dir: Path) -> dict[str, int]:
     """Live (not deleted) segments per video id: what the index holds, to check it against the library."""
-    from whoosh.query import Term
-
     searcher = store.open_searcher(index_dir)
     if searcher is None:
         return {}
-    counts: dict[str, int] = {}
     with searcher as s:
-        for term in list(s.reader().field_terms(schema.VIDEO)):
-            n = sum(1 for _ in s.docs_for_query(Term(schema.VIDEO, term)))
-            if n:
-                counts[term] = n
-    return counts
+        return store.live_counts(s)
 
 
 def rebuild(
@@ -161,6 +185,7 @@ def rebuild(
     on_wait: WaitCallback | None = None,
     timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     progress: Callable[[int], None] | None = None,
+    skipped: Callable[[], dict[str, str]] | None = None,
 ) -> int:
     """Build a fresh index (current schema) from transcripts; returns how many videos it holds.
 
@@ -170,7 +195,10 @@ def rebuild(
     other processes wait rather than land in the index being replaced.
     A video given twice is indexed once (the first one). `procs=2` analyses
     in two processes (about half the time on two cores). `progress` is
-    called with the number of videos done.
+    called with the number of videos done. `skipped`, called once the
+    transcripts are consumed, names the videos that were left out (damaged
+    transcripts) and why: the index's record keeps them, so `store.check`
+    does not take them for lost.
     """
     with store.write_lock(index_dir, on_wait, timeout):
         name = store.create(index_dir)
@@ -178,19 +206,21 @@ def rebuild(
         try:
             ix = store.open_named(index_dir, name)
             w = ix.writer(procs=procs, multisegment=True) if procs > 1 else ix.writer()
-            seen: set[str] = set()
+            seen: dict[str, int] = {}
             for t in transcripts:
                 if t.video_id in seen:
                     log.warning("rebuild: video %s given twice; indexed once", t.video_id)
                     continue
-                seen.add(t.video_id)
+                seen[t.video_id] = 0
                 for doc in documents(t):
                     w.add_document(**doc)
+                    seen[t.video_id] += 1
                 if progress is not None:
                     progress(len(seen))
             w.commit()
             w = None
-            store.switch_to(index_dir, name)
+            left_out = {k: v for k, v in (skipped() if skipped else {}).items() if k not in seen}
+            store.switch_to(index_dir, name, videos=seen, skipped=left_out)
         except BaseException:
             if w is not None:
                 w.cancel()

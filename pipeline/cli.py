@@ -23,11 +23,11 @@ from .atomic import write_text_atomic
 from .errors import ExitStatus, InterviewIndexError, UsageError, printable
 from .export import FORMATS, export
 from .glossary import GlossaryFile, merge, read_terms
-from .ingest import FatalError, FileResult, Ingestor, Reporter, reindex, remove_video
+from .ingest import FatalError, FileResult, Ingestor, Reporter
 from .inputs import collect, refuse_special
 from .languages import normalize_language
 from .library import ENV_LIBRARY, Library
-from .manage import list_videos, rename_speakers, speaker_stats
+from .manage import BusyError, index_problem, list_videos, reindex, remove_entry, rename_speakers, speaker_stats
 from .options import (
     DEFAULT_ENGINE,
     ENGINES,
@@ -301,6 +301,9 @@ def search(query, library_dir, speaker, video, limit, exact, as_json):
             video_id = library.resolve(video).video_id
         except LookupError as e:
             fail(str(e))
+    problem = index_problem(library)  # a deleted or incomplete index must not answer "no hits"
+    if problem:
+        fail(problem)
     try:
         result = run_search(library.index_dir, query, speaker=speaker, video=video_id, limit=limit, exact=exact)
     except SearchIndexError as e:  # a bad query, an index of another version, a lock held too long
@@ -417,31 +420,55 @@ def speakers(video, library_dir, renames, as_json):
         click.echo(f'{named}  {clock(s.talk_time)}  {s.segments} segments  "{s.first_words}…"')
 
 
+MIN_PREFIX = 6  # shorter id prefixes are confirmed before anything is removed
+
+
+def stdin_is_interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 @main.command()
 @click.argument("videos", nargs=-1, required=True)
 @library_option
-def remove(videos, library_dir):
-    """Delete videos' transcripts and index entries."""
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Do not ask, even for a short id prefix (for scripts).")
+def remove(videos, library_dir, assume_yes):
+    """Delete videos: transcript, index entries, job record (failed and damaged entries too).
+
+    VIDEOS are ids, original paths, or id prefixes; a prefix shorter than 6
+    characters is confirmed first, and refused without a terminal unless --yes.
+    """
     library = open_library(library_dir)
     status = ExitStatus.OK
     for ref in videos:
         try:
-            t = library.resolve(ref)
-        except LookupError as e:
-            click.echo(f"error: {e}", err=True)
+            entry = library.find(ref)
+            if entry.how == "prefix" and len(ref) < MIN_PREFIX and not assume_yes:
+                if not stdin_is_interactive():
+                    fail(f"{ref}: a prefix shorter than {MIN_PREFIX} characters; give the id ({entry.key}) "
+                         "or --yes to remove it")  # fmt: skip
+                if not click.confirm(f"remove {entry.key} ({printable(entry.path)})?", default=False, err=True):
+                    click.echo(f"kept {entry.key}", err=True)
+                    continue
+            remove_entry(library, entry)
+        except (LookupError, BusyError, InterviewIndexError) as e:
+            click.echo(f"error: {errors.message(e, library.root)}", err=True)
             status = ExitStatus.ERROR
             continue
-        remove_video(library, t.video_id)
-        click.echo(f"removed {t.video_id} ({t.path})", err=True)
+        click.echo(f"removed {entry.key} ({printable(entry.path)})", err=True)
     sys.exit(int(status))
 
 
 @main.command("reindex")
 @library_option
 def reindex_cmd(library_dir):
-    """Rebuild the index from the saved transcripts (also upgrades an old index)."""
-    n = reindex(open_library(library_dir))
-    click.echo(f"reindexed {n} videos", err=True)
+    """Rebuild the index from the saved transcripts (also upgrades an old index); damaged ones are named."""
+    result = reindex(open_library(library_dir))
+    for d in result.damaged:
+        hint = f" (`interview-index remove {d.key}` deletes it)" if d.key else ""
+        click.echo(f"error: {d}; left out of the index{hint}", err=True)
+    click.echo(f"reindexed {result.videos} videos", err=True)
+    if result.damaged:
+        sys.exit(int(ExitStatus.ERROR))
 
 
 # --------------------------------------------------------------------------- glossary

@@ -31,11 +31,12 @@ from media.stream import iter_audio
 from .asr.windows import windows
 from .atomic import write_json_atomic
 from .errors import FatalError, LibraryWriteError, describe_os_error, is_library_write_error, printable
-from .library import Job, Library, file_sha256, make_video_id, now, path_key
+from .library import Job, Library, file_sha256, is_video_id, make_video_id, now, path_key
 from .options import IngestOptions
-from .transcript import Segment, Speaker, Transcript, Word
+from .transcript import Dropped, Segment, Speaker, Transcript, Word
 
 STAGES = ("probe", "audio", "transcribe", "speakers", "save", "index")
+LOCK_WAIT_S = 2.0  # a `list` or `search` probe holds a file's lock for an instant; a real owner for minutes
 
 
 @dataclass
@@ -116,15 +117,20 @@ class Ingestor:
         return self._engine
 
     def run(self, paths: list[Path]) -> IngestSummary:
-        from index.store import needs_rebuild
+        from index.store import REINDEX_ADVICE
+
+        from .manage import index_problem
+        from .manage import reindex as rebuild_index
 
         try:
             ffmpeg_exe()  # a bad INTERVIEW_INDEX_FFMPEG is one line before any work, not an error per file
         except FFmpegNotFound as e:
             raise FatalError(str(e)) from e
-        if needs_rebuild(self.library.index_dir):
-            self.reporter.message("the index was built by another version: rebuilding it from the transcripts")
-            reindex(self.library)
+        problem = index_problem(self.library)  # deleted, cut, or built by another version
+        if problem:
+            self.reporter.message(problem.replace(REINDEX_ADVICE, "rebuilding it from the transcripts"))
+            for damaged in rebuild_index(self.library).damaged:
+                self.reporter.message(f"warning: {damaged}; left out of the index")
         summary = IngestSummary()
         jobs = max(1, self.options.jobs)
         pool = ThreadPoolExecutor(max_workers=jobs - 1) if jobs > 1 else None
@@ -186,13 +192,34 @@ class Ingestor:
         return prep
 
     def _find_by_sha(self, sha256: str) -> str | None:
-        for p in self.library.transcripts_dir.glob(f"*-{sha256[:8]}.json"):
-            job = self.library.load_job(p.stem)
-            if job is None or job.sha256 == sha256:
-                return p.stem
-        for job in self.library.jobs():
+        """The id these bytes already have in the library, under any name; confirmed on the full hash."""
+        lib = self.library
+        for p in sorted(lib.transcripts_dir.glob(f"*-{sha256[:8]}.json")):
+            if not is_video_id(p.stem):
+                continue
+            try:
+                if lib.load_transcript(p.stem).sha256 == sha256:
+                    return p.stem
+            except LookupError:  # damaged: its job record may still say whose it is
+                job = lib.load_job(p.stem)
+                if job is not None and job.sha256 == sha256:
+                    return p.stem
+        for job in lib.jobs():
             if job.sha256 == sha256 and job.video_id:
                 return job.video_id
+        return None
+
+    def _recheck(self, prep: _Prepared) -> str | None:
+        """Decide again under the content's lock: another process may have ingested these
+        bytes, under another name, since `_prepare` looked. Returns why to skip, if so."""
+        assert prep.sha256
+        existing = self._find_by_sha(prep.sha256)
+        if existing is not None:
+            prep.video_id = existing
+        job = self.library.load_job(existing or prep.video_id or "")
+        if job is not None and job.status == "done" and self.library.has_transcript(job.key):
+            if not self.options.force:
+                return f"already ingested as {job.key}"
         return None
 
     # -- the expensive part ----------------------------------------------------
@@ -214,10 +241,14 @@ class Ingestor:
 
     def _locked(self, prep: _Prepared) -> FileResult:
         path = str(prep.path)
-        assert prep.video_id
-        with self.library.file_lock(prep.video_id) as owned:
+        assert prep.video_id and prep.sha256
+        # One lock per content, not per name: two names of the same bytes are one video.
+        with self.library.content_lock(prep.sha256, timeout=LOCK_WAIT_S) as owned:
             if not owned:
                 return FileResult(path, "skipped", prep.video_id, note="being ingested by another process")
+            skip = self._recheck(prep)
+            if skip:
+                return FileResult(path, "skipped", prep.video_id, note=skip)
             job = Job(key=prep.video_id, path=str(prep.path.absolute()), status="running",
                       video_id=prep.video_id, sha256=prep.sha256)  # fmt: skip
             try:
@@ -269,7 +300,7 @@ class Ingestor:
         path = str(prep.path)
         note = None
         if opts.force or not lib.has_transcript(vid):
-            segments, language, engine_name, model_name, decoded_s = self._transcribe(prep, job, timings)
+            segments, language, engine_name, model_name, decoded_s, dropped = self._transcribe(prep, job, timings)
             self._set_stage(job, "speakers")
             t = time.perf_counter()
             segments, speakers = self._speakers(prep, segments)
@@ -284,10 +315,12 @@ class Ingestor:
                 model=model_name,
                 segments=segments,
                 speakers=speakers,
+                dropped=dropped,
                 sha256=prep.sha256 or "",
                 glossary=list(opts.transcribe.glossary),
                 created=now(),
             )
+            self._keep_names(vid, speakers)
             self._set_stage(job, "save")
             lib.save_transcript(transcript)
         else:
@@ -316,7 +349,7 @@ class Ingestor:
 
     def _transcribe(
         self, prep: _Prepared, job: Job, timings: dict[str, float]
-    ) -> tuple[list[Segment], str, str, str, float]:
+    ) -> tuple[list[Segment], str, str, str, float, list[Dropped]]:
         """Window by window, each finished window saved, so a killed run resumes where it was.
 
         The language is detected on the first window and kept for the rest: a
@@ -330,8 +363,10 @@ class Ingestor:
             state = json.loads(asr_path.read_text(encoding="utf-8"))
         segments = [Segment(s["start"], s["end"], s["text"], [Word(**w) for w in s["words"]], s.get("speaker"))
                     for s in state["segments"]]  # fmt: skip
+        dropped = state.setdefault("dropped", [])  # what the recognizer's guards left out, file times
         if state["complete"]:
-            return segments, state["language"], state["engine"], state["model"], state["done_until"]
+            return (segments, state["language"], state["engine"], state["model"], state["done_until"],
+                    [Dropped(**d) for d in dropped])  # fmt: skip
         self._set_stage(job, "transcribe")
         engine = self.engine
         t = time.perf_counter()
@@ -350,6 +385,8 @@ class Ingestor:
             for seg in result.segments:
                 shift(seg, offset)
                 segments.append(seg)
+            dropped.extend(dict(asdict(d), start=round(d.start + offset, 3), end=round(d.end + offset, 3))
+                           for d in result.dropped)  # fmt: skip
             state.update(done_until=end, engine=engine.name, model=engine.model_name,
                          segments=[asdict(x) for x in segments])  # fmt: skip
             write_json_atomic(asr_path, state)
@@ -359,7 +396,7 @@ class Ingestor:
                      language=state["language"] or "en", segments=[asdict(x) for x in segments])  # fmt: skip
         write_json_atomic(asr_path, state)
         timings["transcribe"] = time.perf_counter() - t
-        return segments, state["language"], engine.name, engine.model_name, end
+        return segments, state["language"], engine.name, engine.model_name, end, [Dropped(**d) for d in dropped]
 
     def _speakers(self, prep: _Prepared, segments: list[Segment]) -> tuple[list[Segment], list[Speaker]]:
         """Diarization reads the audio again, as a stream: a second decode costs
@@ -383,6 +420,17 @@ class Ingestor:
             total_s=prep.info.duration if prep.info else None,
         )
         return assign_speakers(segments, turns)
+
+    def _keep_names(self, video_id: str, speakers: list[Speaker]) -> None:
+        """Names given with `speakers --rename` survive a re-ingest (--force) of the same
+        content: carried over by label."""
+        try:
+            old = self.library.load_transcript(video_id)
+        except LookupError:  # none yet, or damaged
+            return
+        names = {s.label: s.name for s in old.speakers if s.name}
+        for s in speakers:
+            s.name = s.name or names.get(s.label)
 
     def _set_stage(self, job: Job, stage: str) -> None:
         job.stage = stage
@@ -417,23 +465,14 @@ def shift(segment: Segment, offset: float) -> None:
 
 
 def remove_video(library: Library, video_id: str) -> None:
-    """Index entries first: a transcript without index entries is repaired by
-    `reindex`; index entries without a transcript would be orphans."""
-    from index.writer import remove_video as remove_from_index
+    """Every trace of a video, under its content's lock (see manage.remove_video)."""
+    from .manage import remove_video as remove
 
-    remove_from_index(library.index_dir, video_id)
-    library.transcript_path(video_id).unlink(missing_ok=True)
-    library.asr_path(video_id).unlink(missing_ok=True)
-    library.drop_job(video_id)
+    remove(library, video_id)
 
 
 def reindex(library: Library) -> int:
-    """Rebuild the whole index from the saved transcripts (also upgrades its schema)."""
-    from index.writer import rebuild
+    """Rebuild the whole index from the saved transcripts; damaged ones are left out (see manage.reindex)."""
+    from .manage import reindex as rebuild_index
 
-    from .asr import default_threads
-
-    # Two writer processes build a 30k-segment index in 0.40x the time (bench/bench_index.py);
-    # for a handful of videos, starting them costs more than it saves.
-    procs = min(2, default_threads()) if len(library.video_ids()) >= 20 else 1
-    return rebuild(library.index_dir, library.transcripts(), procs=procs)
+    return rebuild_index(library).videos

@@ -309,3 +309,15 @@ def test_export_into_a_missing_folder_or_under_a_file(tmp_path, media, fake):
                     "no such folder")  # fmt: skip
     assert_one_line(cli("export", vid, "-o", str(a_file / "a.srt"), "--library", str(lib)), 1, "not a folder")
     assert not (tmp_path / "nope").exists() and a_file.read_text() == "x"
+
+
+# --------------------------------------------------------------------------- list: a dead process is not running
+def test_list_does_not_call_a_dead_process_running(tmp_path, media, fake):
+    lib = tmp_path / "lib"
+    assert cli("ingest", str(media / "two_voices.mp4"), "--no-diarize", "--library", str(lib)).exit_code == 0
+    library = Library(lib)
+    vid = rows(lib)[0]["video"]
+    job = library.load_job(vid)
+    job.status, job.stage = "running", "transcribe"  # what a killed ingest leaves behind
+    library.save_job(job)
+    assert [r["state"] for r in rows(lib)] == ["interrupted"]

@@ -72,7 +72,8 @@
   // ---- the hit: marked in the transcript and shown above it
   function markHit() {
     if (data.hitStart === null || data.hitStart === undefined) return null;
-    const a = data.hitStart - 0.005, b = Math.max(data.hitEnd, data.hitStart) + 0.005;
+    // words that start inside [hitStart, hitEnd): the next word may start exactly at hitEnd
+    const a = data.hitStart - 0.005, b = Math.max(data.hitEnd - 0.01, data.hitStart + 0.005);
     let first = null;
     for (const w of words) {
       const s = parseFloat(w.dataset.s);

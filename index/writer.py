@@ -108,8 +108,7 @@ def add_transcript(
     this again for the video.
     """
     with store.write_lock(index_dir, on_wait, timeout):
-        ix, before = _open_for_write(index_dir)
-        w = ix.writer(timeout=5.0)
+        ix, before, w = _open_for_write(index_dir)
         added = 0
         try:
             w.delete_by_term(schema.VIDEO, transcript.video_id)
@@ -128,11 +127,12 @@ def add_transcript(
         store.record_commit(index_dir, ix, before, change)
 
 
-def _open_for_write(index_dir: Path) -> tuple[Any, int]:
-    """The index and its generation; an index whose files are gone or cut is IndexDamagedError."""
+def _open_for_write(index_dir: Path) -> tuple[Any, int, Any]:
+    """The index, its generation and a writer; an index whose files are gone or cut is IndexDamagedError."""
     try:
         ix = store.open_for_write(index_dir)
-        return ix, ix.latest_generation()
+        ix.reader().close()  # opens every segment file: a missing one is found here, not halfway through
+        return ix, ix.latest_generation(), ix.writer(timeout=5.0)
     except SearchIndexError:
         raise
     except Exception as e:  # noqa: BLE001 - whatever a cut or missing file makes whoosh raise
@@ -152,8 +152,7 @@ def remove_video(
     if store.stored_version(index_dir) is None:
         return
     with store.write_lock(index_dir, on_wait, timeout):
-        ix, before = _open_for_write(index_dir)
-        w = ix.writer(timeout=5.0)
+        ix, before, w = _open_for_write(index_dir)
         try:
             w.delete_by_term(schema.VIDEO, video_id)
         except BaseException:

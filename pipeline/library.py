@@ -434,6 +434,7 @@ class Library:
         """Is a process working on this video (or failed file) now? Tells a live `running` job from a dead one."""
         if not is_video_id(video_id):
             return False
-        e = self.entry(video_id)
+        job = self.load_job(video_id)  # the job record names the content: cheaper than the transcript
+        e = Entry(video_id, job=job) if job is not None and job.sha256 else self.entry(video_id)
         sha = e.sha256
         return self._probe(content_key(sha)) if sha else self._probe(video_id)

@@ -315,3 +315,52 @@ def test_whoosh_index_without_version_file_needs_rebuild(ix):
         search(ix, "harbour")
     rebuild(ix, [make_transcript("v1", [(0, "SPEAKER_1", "harbour")])])
     assert [h.video for h in search(ix, "harbour").hits] == ["v1"]
+
+
+# -- the index's record of its videos (store.check) ---------------------------
+
+
+def test_check_knows_the_videos_and_finds_lost_segment_files(ix):
+    from index.errors import IndexDamagedError
+
+    assert store.check(ix).exists is False
+    add_transcript(ix, make_transcript("v1", [(0, "SPEAKER_1", "harbour"), (3, "SPEAKER_1", "more")]))
+    add_transcript(ix, make_transcript("v2", [(0, "SPEAKER_1", "harbour")]))
+    remove_video(ix, "v2")
+    state = store.check(ix)
+    assert (state.exists, state.videos, state.problem) == (True, {"v1": 2}, None)
+
+    rebuild(ix, [make_transcript("v3", [(0, "SPEAKER_1", "harbour")])], skipped=lambda: {"v4": "not valid JSON"})
+    state = store.check(ix)
+    assert (state.videos, state.skipped) == ({"v3": 1}, {"v4": "not valid JSON"})
+    add_transcript(ix, make_transcript("v4", [(0, "SPEAKER_1", "harbour")]))  # repaired and ingested again
+    assert store.check(ix).skipped == {} and store.check(ix).videos == {"v3": 1, "v4": 1}
+
+    for seg in ix.glob("*.seg"):
+        seg.unlink()
+    state = store.check(ix)
+    assert state.problem and "damaged" in state.problem and "reindex" in state.problem
+    with pytest.raises(IndexDamagedError, match="reindex"):
+        search(ix, "harbour")
+    with pytest.raises(IndexDamagedError, match="reindex"):
+        add_transcript(ix, make_transcript("v5", [(0, "SPEAKER_1", "harbour")]))
+
+
+def test_check_finds_an_index_that_holds_other_than_its_record(ix):
+    add_transcript(ix, make_transcript("v1", [(0, "SPEAKER_1", "harbour")]))
+    add_transcript(ix, make_transcript("v2", [(0, "SPEAKER_1", "harbour")]))
+    info = json.loads((ix / store.INFO_FILE).read_text())
+    info["videos"]["v3"] = 4  # e.g. an older generation's files put back
+    (ix / store.INFO_FILE).write_text(json.dumps(info))
+    assert "record says 6" in store.check(ix).problem
+
+
+def test_index_from_before_records_is_counted_and_recorded_on_the_next_write(ix):
+    add_transcript(ix, make_transcript("v1", [(0, "SPEAKER_1", "harbour")]))
+    info = json.loads((ix / store.INFO_FILE).read_text())
+    for key in ("videos", "generation", "skipped"):
+        info.pop(key)
+    (ix / store.INFO_FILE).write_text(json.dumps(info))
+    assert store.check(ix).videos == {"v1": 1}
+    add_transcript(ix, make_transcript("v2", [(0, "SPEAKER_1", "harbour")]))
+    assert json.loads((ix / store.INFO_FILE).read_text())["videos"] == {"v1": 1, "v2": 1}

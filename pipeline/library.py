@@ -336,7 +336,8 @@ class Library:
         if e.damage:
             raise e.damage[0]
         job = e.job
-        assert job is not None
+        if job is None:  # removed while we looked
+            raise NotFoundError(f"{ref}: no such video in the library {printable(self.root)}")
         if job.status == "failed":
             why = f"its ingest failed: {job.error}" if job.error else "its ingest failed"
         elif job.status == "running" and self.is_locked(e.key):

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_engine import _truth_words
 
 from index.writer import add_transcript
 from pipeline.export import to_json_dict
@@ -23,6 +22,7 @@ from pipeline.library import Library, file_sha256, make_video_id
 from pipeline.transcript import Segment, Speaker, Transcript, Word
 
 from conftest import FIXTURES, run_cli, truth, truth_word
+from fake_engine import _truth_words
 
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient  # noqa: E402
@@ -661,3 +661,39 @@ def test_serve_command_runs_and_needs_a_token_off_localhost(shared, tmp_path):
 
 def test_fixture_media_exist():
     assert (FIXTURES / "two_voices.mp4").is_file()
+
+
+# --------------------------------------------------------------------------- the server's error boundary
+def test_unexpected_error_is_one_line_json_without_traceback(own, monkeypatch, capsys):
+    lib, ids, _ = own
+    import pipeline.web.routes as routes
+
+    def broken(library):
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setattr(routes, "list_videos", broken)
+    monkeypatch.delenv("INTERVIEW_INDEX_DEBUG", raising=False)
+    with TestClient(create_app(lib), base_url="http://127.0.0.1:8765", raise_server_exceptions=False) as c:
+        r = c.get("/api/videos")
+        assert r.status_code == 500
+        assert r.json()["error"] == "RuntimeError: disk on fire second line"
+        assert "Traceback" not in r.text
+    err = capsys.readouterr().err
+    assert "error: GET /api/videos: RuntimeError: disk on fire second line" in err
+    assert "Traceback" not in err
+
+
+def test_index_busy_during_an_edit_is_503_and_the_correction_is_kept(own, monkeypatch):
+    lib, ids, c = own
+    import index.writer
+    from index.errors import IndexLockedError
+
+    def locked(*args, **kwargs):
+        raise IndexLockedError("the index is locked by another process (pid 4242) for over 60 s")
+
+    monkeypatch.setattr(index.writer, "add_transcript", locked)
+    vid = ids["two_voices"]
+    base = lib.load_transcript(vid).segments[0].text
+    r = post(c, f"/api/videos/{vid}/segments/0", {"text": base + " kept", "base": base})
+    assert r.status_code == 503 and "reindex" in r.json()["error"]
+    assert lib.load_transcript(vid).segments[0].text == base + " kept"

@@ -51,9 +51,14 @@ def create_app(
         message = "not found" if exc.status_code == 404 else str(exc.detail)
         return error_response(request, exc.status_code, message)
 
+    async def server_error(request: Request, exc: Exception) -> Response:
+        from .security import one_line
+
+        return error_response(request, 500, one_line(exc))
+
     app = Starlette(
         routes=[*routes(), Mount("/static", StaticFiles(directory=HERE / "static"), name="static")],
-        exception_handlers={ApiError: api_error, HTTPException: http_error},
+        exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error},
     )
     app.state.library = lib
     app.state.templates = _templates()

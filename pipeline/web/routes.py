@@ -26,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from index.errors import SearchIndexError
+
 from ..export import FORMATS, export, to_json_dict
 from ..library import Library
 from ..manage import list_videos
@@ -111,7 +113,7 @@ def _limit(request: Request, default: int) -> int:
 
 
 def _run_search(request: Request, limit: int):
-    from index.errors import QueryError, SearchIndexError
+    from index.errors import QueryError
     from index.search import search
 
     p = request.query_params
@@ -203,6 +205,8 @@ async def api_rename(request: Request) -> Response:
         t = await run_in_threadpool(edits.rename_speaker, library(request), t.video_id, key, name)
     except LookupError as e:
         raise ApiError(404, str(e)) from None
+    except SearchIndexError as e:
+        raise ApiError(503, f"{e}; the name is saved: `interview-index reindex` updates the index") from None
     return JSONResponse({"speakers": [{"label": s.label, "name": s.display} for s in t.speakers]})
 
 
@@ -223,6 +227,8 @@ async def api_edit(request: Request) -> Response:
         raise ApiError(400, str(e)) from None
     except edits.EditConflict as e:
         raise ApiError(409, str(e)) from None
+    except SearchIndexError as e:
+        raise ApiError(503, f"{e}; the correction is saved: `interview-index reindex` updates the index") from None
     seg = t.segments[index]
     words = [{"word": w.word, "start": w.start, "end": w.end} for w in seg.words]
     return JSONResponse({"segment": index, "text": seg.text, "words": words})

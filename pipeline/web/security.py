@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import secrets
+import sys
+import traceback
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -40,6 +43,18 @@ SECURITY_HEADERS = [
         b"media-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     ),
 ]
+
+
+def one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def report_error(scope: Scope, e: BaseException) -> None:
+    """One line on stderr, as the CLI does; the traceback only with INTERVIEW_INDEX_DEBUG=1."""
+    print(f"error: {scope.get('method')} {scope.get('path')}: {one_line(e)}", file=sys.stderr, flush=True)
+    if os.environ.get("INTERVIEW_INDEX_DEBUG"):
+        traceback.print_exception(e)
 
 
 def new_token() -> str:
@@ -148,13 +163,22 @@ class Guard:
 
             receive = replay
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message = dict(message)
                 message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS + set_cookie
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as e:  # noqa: BLE001 - the server's one error boundary: one line, no traceback
+            report_error(scope, e)
+            if not started:
+                await _send_json(send, 500, one_line(e))
 
     @staticmethod
     def _cross_site(headers: dict[str, str], host: str) -> str | None:

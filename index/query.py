@@ -36,6 +36,14 @@ TIERS = ("exact", "stem", "phonetic", "fuzzy")
 MIN_FUZZY_LETTERS = 5
 MIN_PREFIX = 2
 MAX_USER_EDITS = 3
+# Bounds that keep every search under a second (tests/test_search.py measures them):
+# whoosh's parser recurses per word, and each tolerant word costs a term-dictionary
+# walk per sound key and spelling, and a word of n letters is tried as n - 5 splits.
+MAX_QUERY_CHARS = 500  # longer is refused: no one types that, a script pasting a document does
+MAX_QUERY_WORDS = 40  # words and phrase words, refused beyond this
+# A name with no exact match costs ~250 ms on a 30,000-segment index (README, bench_index.py):
+MAX_TOLERANT_WORDS = 4  # beyond this many words, only those marked word~ are tolerant
+MAX_TOLERANT_LETTERS = 16  # longer words are no names: matched exact and stemmed only
 
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 _BINARY = _OPERATORS - {"NOT"}
@@ -69,12 +77,21 @@ class ParsedQuery:
     tree: Q.Query  # on the exact field, as whoosh parsed it
     words: list[str]  # folded positive words and phrases, for suggestions
 
+    @property
+    def n_words(self) -> int:
+        """Positive words, a phrase counting each of its words."""
+        return sum(len(w.split()) for w in self.words)
+
     def tiers(self, exact: bool = False) -> Iterator[tuple[str, Q.Query]]:
         """(tier, query) from strictest to most tolerant, skipping tiers that add nothing.
 
         With `exact`, no automatic tolerance: only the exact and stem tiers,
-        plus a fuzzy tier for words the user marked fuzzy with `~`.
+        plus a fuzzy tier for words the user marked fuzzy with `~`. A query of
+        more than MAX_TOLERANT_WORDS words gets no automatic tolerance either:
+        each tolerant word costs term-dictionary walks, and a long query is a
+        sentence being looked for, not a name.
         """
+        exact = exact or self.n_words > MAX_TOLERANT_WORDS
         previous = None
         for tier in TIERS:
             if exact and tier == "phonetic":
@@ -113,11 +130,16 @@ def parse(text: str) -> ParsedQuery:
     text = re.sub(r"[\x00-\x1f\x7f]", " ", text or "").strip()  # no control chars (nor our stream mark)
     if not text:
         raise QueryError(text, "empty query")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(_clip(text), f"{len(text)} characters is too long; a query takes at most {MAX_QUERY_CHARS}")
     _check_syntax(text)
     try:
         tree = _get_parser().parse(text)
-    except Exception:  # whoosh's parser errors have no common base worth trusting
+    except Exception:  # whoosh's parser errors have no common base worth trusting (RecursionError included)
         raise QueryError(text, "cannot parse it; check AND/OR/NOT and brackets") from None
+    n_words = sum(len(q.words) if isinstance(q, Q.Phrase) else 1 for q in _walk(tree) if q.is_leaf())
+    if n_words > MAX_QUERY_WORDS:
+        raise QueryError(_clip(text), f"{n_words} words is too many; a query takes at most {MAX_QUERY_WORDS}")
     for node in _walk(tree):
         error = getattr(node, "error", None)
         if error:
@@ -138,6 +160,11 @@ def parse(text: str) -> ParsedQuery:
         elif isinstance(leaf, Q.Term | Q.FuzzyTerm):
             words.append(leaf.text)
     return ParsedQuery(text, tree, words)
+
+
+def _clip(text: str, keep: int = 40) -> str:
+    """A query as an error message quotes it: the start of it, if it is long."""
+    return text if len(text) <= keep else text[:keep] + "…"
 
 
 def _walk(q: Q.Query) -> Iterator[Q.Query]:
@@ -226,6 +253,7 @@ def word_query(word: str, tier: str, exact: bool = False, fuzzy: tuple[int, int]
     stemmed = Q.Term(TEXT_FIELD, stem(word))
     if tier == "stem":
         return stemmed
+    exact = exact or len(word) > MAX_TOLERANT_LETTERS  # no name is that long; its splits would cost seconds
     alts: list[Q.Query] = [stemmed]
     if not exact:
         alts.extend(_sound_alternatives(word))

@@ -286,9 +286,9 @@ def _suggestions(searcher: Searcher, parsed: querymod.ParsedQuery, tolerant: lis
         for run in _runs(hit.matched):
             add(" ".join(_EDGE.sub("", hit.words[i]) for i in run))
     reader = searcher.reader()
-    for word in parsed.words:
+    for word in parsed.words[: querymod.MAX_TOLERANT_WORDS]:
         dist = querymod.fuzzy_distance(word) or (1 if len(word) >= 4 else 0)
-        if " " in word or not dist:
+        if " " in word or not dist or len(word) > querymod.MAX_TOLERANT_LETTERS:
             continue
         near = [t.decode() if isinstance(t, bytes) else t for t in reader.terms_within(schema.EXACT, word, dist)]
         near.sort(key=lambda t: -reader.doc_frequency(schema.EXACT, t))

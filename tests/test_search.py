@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 from test_index import make_transcript, word_start
 
+from index import query as querymod
 from index.errors import QueryError
 from index.search import Hit, search
 from index.writer import add_transcript
+
+from conftest import run_cli
 
 NAMES = {"SPEAKER_1": "Jane Doe", "SPEAKER_2": "Omar Haddad"}
 
@@ -342,3 +345,72 @@ def test_word_pieces_highlight_only_the_matched_piece(tmp_path):
     assert (hit.highlighted(), hit.end) == ("the full **inter**-mune response", pytest.approx(word_start(0.0, 2) + 0.4))
     (hit,) = search(d, '"full inter"').hits
     assert hit.highlighted() == "the **full inter**-mune response"
+
+
+# -- issue #9 item 14: a query's size and its tolerance are bounded ------------
+
+
+def _random_words(n: int, letters: int = 8, seed: int = 14) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    return ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=letters)) for _ in range(n)]
+
+
+@pytest.mark.parametrize(
+    "query, says",
+    [
+        ("x" * 10_000, "characters"),
+        ("skolkovo" * 100, "characters"),
+        (" ".join(_random_words(1000)), "characters"),
+        (" ".join(_random_words(100, letters=3)), "words"),
+        (" OR ".join(_random_words(60, letters=3)), "words"),
+        ('"' + " ".join(_random_words(60, letters=3)) + '"', "words"),
+    ],
+)
+def test_an_oversized_query_is_refused_at_once_in_one_line(ix, query, says):
+    import time
+
+    t0 = time.process_time()
+    with pytest.raises(QueryError) as err:
+        search(ix, query)
+    assert time.process_time() - t0 < 0.5
+    message = str(err.value)
+    assert says in message and "\n" not in message and len(message) < 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        " ".join(_random_words(querymod.MAX_QUERY_WORDS)),
+        " OR ".join(_random_words(querymod.MAX_QUERY_WORDS, letters=6)),
+        "".join(_random_words(1, letters=querymod.MAX_QUERY_CHARS)),
+        " ".join(_random_words(querymod.MAX_QUERY_CHARS // 21, letters=20)),
+        '"' + " ".join(_random_words(querymod.MAX_QUERY_WORDS, letters=7)) + '"',
+        " ".join(_random_words(querymod.MAX_TOLERANT_WORDS, letters=querymod.MAX_TOLERANT_LETTERS)),
+        " OR ".join(_random_words(querymod.MAX_TOLERANT_WORDS, letters=querymod.MAX_TOLERANT_LETTERS)),
+        " ".join(w + "~" for w in _random_words(querymod.MAX_QUERY_WORDS, letters=10)),
+        "".join(_random_words(1, letters=400)) + "~",
+    ],
+)
+def test_the_largest_accepted_queries_answer_within_a_second(ix, query):
+    """CPU time, so that other jobs on the machine do not make it flaky."""
+    import time
+
+    assert len(query) <= querymod.MAX_QUERY_CHARS
+    t0 = time.process_time()
+    search(ix, query)
+    assert time.process_time() - t0 < 1.0
+
+
+def test_tolerance_still_applies_to_a_few_names_among_many_words(ix):
+    words = _random_words(querymod.MAX_TOLERANT_WORDS - 1)
+    r = search(ix, " OR ".join(["Skilkovo", *words]))
+    assert [h.match for h in r.hits][:1] == ["phonetic"]
+
+
+def test_cli_refuses_an_oversized_query_with_status_1(ingested):
+    result = run_cli("search", "x" * 10_000, library=ingested)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+    assert f"at most {querymod.MAX_QUERY_CHARS}" in result.stderr and result.stdout == ""

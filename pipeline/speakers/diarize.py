@@ -37,14 +37,14 @@ from media.audio import SAMPLE_RATE
 from ..options import MAX_SPEAKERS
 from .assign import assign_speakers
 from .cluster import Items, cluster
-from .embed import WindowEmbedder
+from .embed import FIND, LABEL, WindowEmbedder
 from .vad import SpeechDetector
 
 __all__ = ["Turn", "diarize", "diarize_file", "diarize_stream", "assign_speakers"]
 
 BLOCK_S = 30.0  # audio is read in blocks this long
-PIECE_WINDOWS = 6  # windows per clustering item: 1.6 s + 5 x 0.4 s = 3.6 s of speech
 SWITCH_PENALTY = 0.15  # in cosine units: how much better a new speaker must fit to switch
+PAUSE_SWITCH_PENALTY = 0.05  # ... at a pause inside a region, where people take turns
 BRIDGE_S = 0.5  # a pause shorter than this inside one speaker's talk stays inside the turn
 
 
@@ -82,32 +82,55 @@ class _Analysis:
         return self.embedder.finish()
 
     def _take(self, regions: list[tuple[float, float]]) -> None:
+        pauses = self.vad.take_pauses()
+        first = len(self.regions)
         for start, end in regions:
             a = max(0, int(round(start * SAMPLE_RATE)) - self._buf_start)
             b = max(a, int(round(end * SAMPLE_RATE)) - self._buf_start)
-            self.embedder.add_region(self._buf[a:b], start, len(self.regions))
+            self.embedder.add_region(self._buf[a:b], start, len(self.regions), pauses[len(self.regions) - first])
             self.regions.append((start, end))
 
 
-def _items(group: np.ndarray) -> np.ndarray:
-    """Piece id per window: each run of one group cut into near-equal pieces of <= PIECE_WINDOWS windows."""
-    item = np.zeros(len(group), int)
-    next_id = 0
-    for a, b in _runs(group):
-        parts = -(-(b - a) // PIECE_WINDOWS)
-        item[a:b] = next_id + (np.arange(b - a) * parts) // (b - a)
-        next_id += parts
-    return item
+def _find_speakers(vectors: np.ndarray, spans: np.ndarray, rows: np.ndarray, bounds: dict) -> np.ndarray:
+    """Unit centroids of the speakers heard in windows `rows`, each window its own clustering item.
+
+    Single windows rather than pieces of several: on real meetings, pieces of a
+    few seconds mix the voices of people who talk without pausing, and the
+    split between them disappears; 1.6 s windows keep it (see the README).
+    """
+    items = Items.from_windows(vectors, spans, np.arange(len(rows)), rows)
+    return cluster(items, **bounds).centroids.astype(np.float32)
 
 
-def _viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
-    """Best label path through (n, k) scores, paying `penalty` per switch."""
+def _label(
+    vectors: np.ndarray, rows: np.ndarray, region_of: np.ndarray, piece_of: np.ndarray, centroids: np.ndarray
+) -> np.ndarray:
+    """Speaker of each window `rows`: its score against every centroid, smoothed within its region.
+
+    Switching speaker costs less between two stretches of a region (at a
+    short pause) than inside one: a one-word answer between pauses is heard
+    in one short window, whose score is noisy, and is still a turn.
+    """
+    scores = np.concatenate(
+        [vectors[rows[at : at + 4096]].astype(np.float32) @ centroids.T for at in range(0, len(rows), 4096)]
+    ).astype(np.float64)
+    pieces = piece_of[rows]
+    penalty = np.where(np.r_[True, pieces[1:] != pieces[:-1]], PAUSE_SWITCH_PENALTY, SWITCH_PENALTY)
+    labels = np.zeros(len(rows), int)
+    for a, b in _runs(region_of[rows]):
+        labels[a:b] = _viterbi(scores[a:b], penalty[a:b])
+    return labels
+
+
+def _viterbi(scores: np.ndarray, penalty: np.ndarray | float) -> np.ndarray:
+    """Best label path through (n, k) scores, paying penalty[t] for a switch between steps t-1 and t."""
     n, k = scores.shape
+    penalty = np.broadcast_to(np.asarray(penalty, float), (n,))
     back = np.zeros((n, k), np.int32)
     total = scores[0].copy()
     stay = np.eye(k, dtype=bool)
     for t in range(1, n):
-        move = total[:, None] - penalty * ~stay  # from row to column
+        move = total[:, None] - penalty[t] * ~stay  # from row to column
         back[t] = np.argmax(move, axis=0)
         total = move[back[t], np.arange(k)] + scores[t]
     path = np.zeros(n, int)
@@ -117,68 +140,47 @@ def _viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
     return path
 
 
-def _label_windows(
-    vectors: np.ndarray,
-    spans: np.ndarray,
-    region_of: np.ndarray,
-    group: np.ndarray,
-    keep: np.ndarray,
-    bounds: dict,
-) -> np.ndarray:
-    """Cluster pieces of the kept windows (pieces never cross a `group` edge), then label every window."""
-    if not keep.any():
-        keep = np.ones(len(vectors), bool)
-    rows = np.flatnonzero(keep)
-    items = Items.from_windows(vectors, spans, _items(group[rows]), rows)
-    result = cluster(items, **bounds)
-    centroids = result.centroids.astype(np.float32)
-    scores = np.concatenate(
-        [vectors[at : at + 4096].astype(np.float32) @ centroids.T for at in range(0, len(vectors), 4096)]
-    ).astype(np.float64)
-    labels = np.zeros(len(vectors), int)
-    for a, b in _runs(region_of):
-        labels[a:b] = _viterbi(scores[a:b], SWITCH_PENALTY)
-    return labels
-
-
 def _runs(values: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) index ranges of the runs of equal consecutive values."""
+    if len(values) == 0:
+        return []
     edges = np.flatnonzero(values[1:] != values[:-1]) + 1
     starts = np.r_[0, edges]
     ends = np.r_[edges, len(values)]
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
-def _changes(region_of: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """True at each window whose speaker differs from the previous window's in the same region."""
-    out = np.zeros(len(labels), bool)
-    out[1:] = (region_of[1:] == region_of[:-1]) & (labels[1:] != labels[:-1])
+def _cut(spans: np.ndarray, piece_of: np.ndarray, piece_spans: list, t: int) -> float:
+    """Where the speaker changes between window t-1 and t: at the pause between stretches, else midway."""
+    if piece_of[t] != piece_of[t - 1]:
+        return float(piece_spans[piece_of[t]][0])
+    return float((spans[t - 1].mean() + spans[t].mean()) / 2)
+
+
+def _change_times(spans: np.ndarray, region_of: np.ndarray, piece_of: np.ndarray, piece_spans: list,
+                  labels: np.ndarray) -> list[tuple[int, float]]:  # fmt: skip
+    """(region, time) of every speaker change inside a region, from the labelled windows."""
+    out = []
+    for t in range(1, len(labels)):
+        if region_of[t] == region_of[t - 1] and labels[t] != labels[t - 1]:
+            out.append((int(region_of[t]), _cut(spans, piece_of, piece_spans, t)))
     return out
 
 
-def _straddles(spans: np.ndarray, region_of: np.ndarray, labels: np.ndarray, margin: float = 0.2) -> np.ndarray:
+def _straddles(spans: np.ndarray, region_of: np.ndarray, changes: list[tuple[int, float]], margin: float = 0.2):
     """Windows that hear more than `margin` s on both sides of an in-region speaker change."""
-    centres = spans.mean(axis=1)
-    out = np.zeros(len(labels), bool)
-    changes = _changes(region_of, labels)
-    for a, b in _runs(region_of):
-        for t in np.flatnonzero(changes[a:b]) + a:
-            cut = (centres[t - 1] + centres[t]) / 2
-            out[a:b] |= (spans[a:b, 0] + margin < cut) & (cut < spans[a:b, 1] - margin)
+    out = np.zeros(len(spans), bool)
+    for region, cut in changes:
+        out |= (region_of == region) & (spans[:, 0] + margin < cut) & (cut < spans[:, 1] - margin)
     return out
 
 
-def _turns(
-    regions: list[tuple[float, float]],
-    spans: np.ndarray,
-    region_of: np.ndarray,
-    labels: np.ndarray,
-) -> list[Turn]:
-    """Cut each region at the midpoints between windows whose speaker differs."""
+def _turns(piece_spans: list, spans: np.ndarray, piece_of: np.ndarray, labels: np.ndarray) -> list[Turn]:
+    """Cut each stretch at the midpoints between windows whose speaker differs; stretches meet at pauses."""
     pieces: list[tuple[float, float, int]] = []
     centres = spans.mean(axis=1)
-    for a, b in _runs(region_of):
-        start, end = regions[region_of[a]]
+    for a, b in _runs(piece_of):
+        start, end = piece_spans[piece_of[a]]
         cur_start, cur = start, labels[a]
         for t in range(a + 1, b):
             if labels[t] != cur:
@@ -226,19 +228,22 @@ def diarize_stream(
         return []
 
     emb = analysis.embedder
-    spans = emb.spans
-    region_of = emb.regions
+    spans, region_of, roles, piece_of = emb.spans, emb.regions, emb.roles, emb.pieces
+    find = np.flatnonzero(roles & FIND)
+    lab = np.flatnonzero(roles & LABEL)
     bounds = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers}
-    labels = _label_windows(vectors, spans, region_of, region_of, np.ones(len(vectors), bool), bounds)
-    changes = _changes(region_of, labels)
-    if changes.any():
-        # A region where the speaker changes without a pause: its pieces and
-        # the windows across the change mix two voices, and can pass for a
-        # speaker of their own. Find the speakers again without them.
-        group = np.cumsum(changes | np.r_[True, region_of[1:] != region_of[:-1]])
-        keep = ~_straddles(spans, region_of, labels)
-        labels = _label_windows(vectors, spans, region_of, group, keep, bounds)
-    turns = _turns(analysis.regions, spans, region_of, labels)
+    centroids = _find_speakers(vectors, spans, find, bounds)
+    labels = _label(vectors, lab, region_of, piece_of, centroids)
+    changes = _change_times(spans[lab], region_of[lab], piece_of[lab], emb.piece_spans, labels)
+    if changes:
+        # A region where the speaker changes without a pause: the windows
+        # across the change mix two voices, and can pass for a speaker of
+        # their own. Find the speakers again without them.
+        keep = find[~_straddles(spans[find], region_of[find], changes)]
+        if len(keep):
+            centroids = _find_speakers(vectors, spans, keep, bounds)
+            labels = _label(vectors, lab, region_of, piece_of, centroids)
+    turns = _turns(emb.piece_spans, spans[lab], piece_of[lab], labels)
     if progress:
         progress(1.0)
     return turns

@@ -23,7 +23,9 @@ HOP = 160  # 10 ms
 N_MELS = 40
 WINDOW_FRAMES = 160  # 1.6 s: the partial-utterance length the encoder was trained on
 EMBED_DIM = 256
-TARGET_DBFS = -30.0  # resemblyzer normalises every utterance to this loudness (increase only)
+TARGET_DBFS = -30.0  # every region is brought to this loudness (resemblyzer's training level)
+MIN_PIECE_S = 0.25  # a stretch between two pauses shorter than this joins its neighbour
+FIND, LABEL = 1, 2  # window roles: speakers are found on FIND windows, turns placed with LABEL ones
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
@@ -69,12 +71,36 @@ def mel_frames(samples: np.ndarray) -> np.ndarray:
 
 
 def normalize_volume(samples: np.ndarray) -> np.ndarray:
-    """Raise quiet audio to the encoder's training loudness; loud audio is left alone."""
+    """Bring a region to the encoder's training loudness, up or down.
+
+    Resemblyzer itself only raises quiet audio; lowering loud audio too makes
+    the embedding independent of recording level, so two people recorded at
+    different levels (a phone call, two microphones) are told apart by voice,
+    and one person at two levels is not taken for two.
+    """
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
     if rms <= 1e-6:
         return samples
-    gain = 10 ** (TARGET_DBFS / 20) / rms
-    return samples * np.float32(gain) if gain > 1 else samples
+    return samples * np.float32(10 ** (TARGET_DBFS / 20) / rms)
+
+
+def stretches(n_frames: int, start_s: float, pauses: list[tuple[float, float]]) -> list[tuple[int, int]]:
+    """(first, end) mel frames of the stretches of a region between its pauses; short ones join a neighbour."""
+    cuts = [0]
+    for a, b in pauses:
+        mid = int(round(((a + b) / 2 - start_s) * SAMPLE_RATE / HOP))
+        if 0 < mid < n_frames:
+            cuts.append(mid)
+    cuts.append(n_frames)
+    cuts = sorted(set(cuts))
+    min_frames = MIN_PIECE_S * SAMPLE_RATE / HOP
+    out: list[list[int]] = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        if out and (b - a < min_frames or out[-1][1] - out[-1][0] < min_frames):
+            out[-1][1] = b
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
 
 
 class SpeakerEncoder:
@@ -126,34 +152,63 @@ class WindowEmbedder:
 
     A window never crosses a region's edges, so it never hears the next
     speaker across a pause; a region shorter than a window is embedded whole.
-    Per window it keeps its span, its region and its embedding as float16
-    (530 bytes, ~12 MB for 3 hours of speech): the only state that grows
-    with length. Half precision costs ~1e-3 in a cosine; speakers differ by 0.1.
+    A region with short pauses inside (see `VadOptions.min_pause_s`) is
+    embedded twice: whole, to find the speakers (FIND windows: long windows
+    embed a voice best), and stretch by stretch between its pauses, to place
+    the turns (LABEL windows: "Really?" / "Yes." heard apart). A region
+    without pauses gives windows that do both.
+    Per window it keeps its span, region, role, stretch and its embedding as
+    float16 (~530 bytes, ~12-20 MB for 3 hours of speech): the only state that
+    grows with length. Half precision costs ~1e-3 in a cosine; speakers differ by 0.1.
     """
 
     def __init__(self, hop_s: float = 0.4, batch: int = 64):
         self.encoder = get_encoder()
         self.hop = max(1, round(hop_s * SAMPLE_RATE / HOP))
         self.batch = batch
-        self._pending: list[tuple[np.ndarray, float, float, int]] = []
+        self._pending: list[tuple[np.ndarray, float, float, int, int, int]] = []
         self._vectors: list[np.ndarray] = []
         self._spans = array("d")  # start, end, start, end, ...
         self._regions = array("l")
+        self._roles = array("b")
+        self._pieces = array("l")
+        self.piece_spans: list[tuple[float, float]] = []  # (start, end) s of every stretch, indexed by `pieces`
 
-    def add_region(self, samples: np.ndarray, start_s: float, region: int) -> None:
+    def add_region(
+        self, samples: np.ndarray, start_s: float, region: int, pauses: list[tuple[float, float]] = ()
+    ) -> None:
         mel = mel_frames(normalize_volume(samples))
         n = len(mel)
-        if n <= WINDOW_FRAMES:
-            starts = [0]
+        parts = stretches(n, start_s, list(pauses))
+        end_s = start_s + len(samples) / SAMPLE_RATE
+        if len(parts) == 1:
+            self._windows(mel, 0, n, start_s, region, FIND | LABEL, (start_s, end_s))
         else:
-            starts = list(range(0, n - WINDOW_FRAMES + 1, self.hop))
-            if starts[-1] != n - WINDOW_FRAMES:
-                starts.append(n - WINDOW_FRAMES)
-        for s in starts:
-            e = min(n, s + WINDOW_FRAMES)
-            self._pending.append((mel[s:e], start_s + s * HOP / SAMPLE_RATE, start_s + e * HOP / SAMPLE_RATE, region))
+            self._windows(mel, 0, n, start_s, region, FIND, None)
+            for a, b in parts:
+                t0 = start_s + a * HOP / SAMPLE_RATE if a else start_s
+                t1 = start_s + b * HOP / SAMPLE_RATE if b < n else end_s
+                self._windows(mel, a, b, start_s, region, LABEL, (t0, t1))
         if len(self._pending) >= self.batch:
             self._run()
+
+    def _windows(self, mel, a: int, b: int, start_s: float, region: int, role: int, span) -> None:
+        """Queue the windows of mel frames [a, b); `span` names a new stretch (LABEL windows only)."""
+        piece = -1
+        if span is not None:
+            piece = len(self.piece_spans)
+            self.piece_spans.append((round(span[0], 3), round(span[1], 3)))
+        n = b - a
+        if n <= WINDOW_FRAMES:
+            starts = [a]
+        else:
+            starts = list(range(a, b - WINDOW_FRAMES + 1, self.hop))
+            if starts[-1] != b - WINDOW_FRAMES:
+                starts.append(b - WINDOW_FRAMES)
+        for s in starts:
+            e = min(b, s + WINDOW_FRAMES)
+            t0, t1 = start_s + s * HOP / SAMPLE_RATE, start_s + e * HOP / SAMPLE_RATE
+            self._pending.append((mel[s:e], t0, t1, region, role, piece))
 
     def finish(self) -> np.ndarray:
         """All window embeddings as one (n, 256) float16 array, in the order regions came."""
@@ -172,6 +227,16 @@ class WindowEmbedder:
         """(n,) index of the speech region each window belongs to."""
         return np.asarray(self._regions, np.int64)
 
+    @property
+    def roles(self) -> np.ndarray:
+        """(n,) FIND and/or LABEL bits of every window."""
+        return np.asarray(self._roles, np.int8)
+
+    @property
+    def pieces(self) -> np.ndarray:
+        """(n,) index into `piece_spans` of a LABEL window's stretch; -1 for FIND-only windows."""
+        return np.asarray(self._pieces, np.int64)
+
     def _run(self) -> None:
         # Windows of equal length share one LSTM call; only a region's short
         # windows differ, and they are few.
@@ -183,9 +248,11 @@ class WindowEmbedder:
             for at in range(0, len(idx), self.batch):
                 part = idx[at : at + self.batch]
                 out[part] = self.encoder(np.stack([self._pending[k][0] for k in part]))
-        for _m, a, b, r in self._pending:
+        for _m, a, b, r, role, piece in self._pending:
             self._spans.extend((a, b))
             self._regions.append(r)
+            self._roles.append(role)
+            self._pieces.append(piece)
         if len(out):
             self._vectors.append(out.astype(np.float16))
         self._pending = []

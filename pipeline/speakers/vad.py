@@ -35,6 +35,10 @@ class VadOptions:
     `min_silence_s` is short on purpose: a speaker change usually happens at a
     pause, and a region that ends at every pause never spans two speakers.
     `max_region_s` bounds how much audio the caller must buffer per region.
+    `min_pause_s`: a shorter dip inside a region is still noted as a pause,
+    because in a quick exchange ("Really?" / "Yes.") the other speaker
+    starts sooner than `min_silence_s`; such pauses do not end the region
+    (shorter regions embed worse and split voices) but a turn may change there.
     """
 
     threshold: float = 0.5
@@ -43,6 +47,7 @@ class VadOptions:
     min_speech_s: float = 0.25
     pad_s: float = 0.03
     max_region_s: float = 30.0
+    min_pause_s: float = 0.09
 
 
 @functools.cache
@@ -79,6 +84,9 @@ class SpeechDetector:
         self._start: int | None = None  # first frame of the open region
         self._last_voiced = 0  # last frame of the open region above neg_threshold
         self._min_silence = max(1, round(self.opt.min_silence_s / FRAME_S))
+        self._min_pause = max(1, round(self.opt.min_pause_s / FRAME_S))
+        self._open_pauses: list[tuple[int, int]] = []  # (first, end) frames of the open region's pauses
+        self._pauses: list[list[tuple[float, float]]] = []  # per region emitted and not yet taken
         self._min_speech = max(1, round(self.opt.min_speech_s / FRAME_S))
         self._max_region = max(self._min_speech, round(self.opt.max_region_s / FRAME_S))
         self._last_end = 0.0  # end of the last emitted region: padding must not overlap it
@@ -138,6 +146,8 @@ class SpeechDetector:
                     self._start, self._last_voiced = i, i
                 continue
             if p >= opt.neg_threshold:
+                if i - self._last_voiced - 1 >= self._min_pause:
+                    self._open_pauses.append((self._last_voiced + 1, i))
                 self._last_voiced = i
             if i - self._last_voiced >= self._min_silence:
                 out += self._close(self._last_voiced + 1)
@@ -145,8 +155,14 @@ class SpeechDetector:
                 out += self._close(i + 1)
         return out
 
+    def take_pauses(self) -> list[list[tuple[float, float]]]:
+        """The pauses inside each region returned since the last call, in the same order."""
+        out, self._pauses = self._pauses, []
+        return out
+
     def _close(self, end_frame: int) -> list[tuple[float, float]]:
         start_frame, self._start = self._start, None
+        pauses, self._open_pauses = self._open_pauses, []
         assert start_frame is not None
         if end_frame - start_frame < self._min_speech:
             return []
@@ -156,6 +172,7 @@ class SpeechDetector:
         if end <= start:
             return []
         self._last_end = end
+        self._pauses.append([(round(a * FRAME_S, 3), round(b * FRAME_S, 3)) for a, b in pauses if b < end_frame])
         return [(round(start, 3), round(end, 3))]
 
 

@@ -697,3 +697,14 @@ def test_index_busy_during_an_edit_is_503_and_the_correction_is_kept(own, monkey
     r = post(c, f"/api/videos/{vid}/segments/0", {"text": base + " kept", "base": base})
     assert r.status_code == 503 and "reindex" in r.json()["error"]
     assert lib.load_transcript(vid).segments[0].text == base + " kept"
+
+
+def test_a_missing_index_is_503_with_the_cli_message_not_no_hits(own):
+    lib, ids, c = own
+    shutil.rmtree(lib.index_dir)
+    cli = run_cli("search", "harbour", "--json", library=lib.root)
+    assert cli.exit_code == 1
+    r = c.get("/api/search", params={"q": "harbour"})
+    assert r.status_code == 503
+    assert r.json()["error"] == cli.stderr.strip().removeprefix("error: ")
+    assert "reindex" in r.json()["error"]

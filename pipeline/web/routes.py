@@ -30,7 +30,7 @@ from index.errors import SearchIndexError
 
 from ..export import FORMATS, export, to_json_dict
 from ..library import Library
-from ..manage import list_videos
+from ..manage import index_problem, list_videos
 from ..timefmt import clock
 from ..transcript import Transcript
 from . import edits, playback
@@ -119,12 +119,16 @@ def _run_search(request: Request, limit: int):
     p = request.query_params
     q = p.get("q", "")
     exact = p.get("exact", "").lower() in ("1", "true", "yes", "on")
+    video = _video_filter(request, p.get("video"))
+    problem = index_problem(library(request))  # as the CLI: a deleted or incomplete index must not answer "no hits"
+    if problem:
+        raise ApiError(503, problem)
     try:
         return search(
             library(request).index_dir,
             q,
             speaker=p.get("speaker") or None,
-            video=_video_filter(request, p.get("video")),
+            video=video,
             limit=limit,
             exact=exact,
         )

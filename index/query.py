@@ -272,7 +272,8 @@ def rewrite(tree: Q.Query, tier: str, exact: bool = False) -> Q.Query:
         if isinstance(q, Q.FuzzyTerm):
             # whoosh fails on a prefix longer than the word; >3 edits matches noise, slowly
             fuzzy = (min(q.maxdist, MAX_USER_EDITS), min(q.prefixlength, len(q.text)))
-            return word_query(q.text, tier, exact, fuzzy=fuzzy)
+            # The user asked for spellings alike: what is not the word itself is a fuzzy hit.
+            return word_query(q.text, "stem" if tier == "phonetic" else tier, exact, fuzzy=fuzzy)
         if isinstance(q, Q.Term) and q.fieldname == EXACT:
             return word_query(q.text, tier, exact).with_boost(q.boost)
         if isinstance(q, Q.Phrase) and q.fieldname == EXACT:

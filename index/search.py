@@ -91,6 +91,8 @@ class SearchResult:
     hits: list[Hit]
     exact_found: bool  # False: nothing matched as typed (or stemmed); hits are sound/spelling-alike
     suggestions: list[str]  # "did you mean" words from the index, when not exact_found
+    total: int = 0  # hits there are without the limit (len(hits) when the limit was not reached)
+    speaker_found: bool = True  # False: the speaker filter names no speaker (of the video filtered to)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,16 +124,23 @@ def search(
         raise ValueError("limit must be at least 1")
     searcher = store.open_searcher(index_dir)
     if searcher is None:
-        return SearchResult([], False, [])
+        return SearchResult([], False, [], 0, speaker is None)
     with searcher:
         flt = _filter(searcher.schema, speaker, video)
-        hits = _tiered_hits(searcher, parsed.tiers(exact), flt, limit)
+        expanded: dict[tuple, Q.Query] = {}
+        tiers = list(parsed.tiers(exact))
+        hits = _tiered_hits(searcher, tiers, flt, limit, expanded)
+        total = len(hits)
+        if limit is not None and total >= limit:  # every tier accepts what the ones before it do
+            q = _expand_fuzzy(tiers[-1][1], searcher.reader(), expanded)
+            total = max(total, len(searcher.search(q, limit=1, filter=flt)))
+        speaker_found = bool(hits) or speaker is None or _matches_any(searcher, flt)
         exact_found = any(h.match in ("exact", "stem") for h in hits)
         suggestions: list[str] = []
         if not exact_found:
-            tolerant = hits if not exact else _tiered_hits(searcher, parsed.tiers(False), flt, 20)
+            tolerant = hits if not exact else _tiered_hits(searcher, parsed.tiers(False), flt, 20, expanded)
             suggestions = _suggestions(searcher, parsed, tolerant)
-    return SearchResult(hits, exact_found, suggestions)
+    return SearchResult(hits, exact_found, suggestions, total, speaker_found)
 
 
 # -- internals -------------------------------------------------------------
@@ -150,14 +159,23 @@ def _filter(sch: Schema, speaker: str | None, video: str | None) -> Q.Query | No
     return parts[0] if len(parts) == 1 else Q.And(parts)
 
 
+def _matches_any(searcher: Searcher, flt: Q.Query | None) -> bool:
+    """Whether a filter alone matches any segment: "no hits" and "no such speaker" differ."""
+    return flt is None or not searcher.search(flt, limit=1).is_empty()
+
+
 def _tiered_hits(
-    searcher: Searcher, tiers: Iterable[tuple[str, Q.Query]], flt: Q.Query | None, limit: int | None
+    searcher: Searcher,
+    tiers: Iterable[tuple[str, Q.Query]],
+    flt: Q.Query | None,
+    limit: int | None,
+    expanded: dict[tuple, Q.Query] | None = None,
 ) -> list[Hit]:
     """Hits tier after tier; each tier masks what earlier ones found and only
     fills the places they left, so it costs nothing once the list is full."""
     hits: list[Hit] = []
     seen: set[int] = set()
-    expanded: dict[tuple, Q.Query] = {}
+    expanded = {} if expanded is None else expanded
     for tier, q in tiers:
         want = None if limit is None else limit - len(hits)
         if want is not None and want <= 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import io
 import json
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -281,20 +282,46 @@ def ingest(videos, library_dir, engine, model, language, beam_size, num_speakers
 
 
 # --------------------------------------------------------------------------- search
-@main.command()
+SORTS = ("relevance", "time")
+
+
+@main.command(short_help="Find where words were said: video, time, speaker.")
 @click.argument("query")
 @library_option
 @click.option("--speaker", default=None, help="Only this speaker (name or label, any case).")
 @click.option("--video", default=None, help="Only this video (id or path).")
-@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(1, 10000), default=20, show_default=True, help="Show at most this many hits."
+)
 @click.option("--exact", is_flag=True, help="No sounds-alike or fuzzy matches.")
-@click.option("--json", "as_json", is_flag=True, help="Print hits as a JSON array, best first.")
-def search(query, library_dir, speaker, video, limit, exact, as_json):
-    """Find where QUERY was said: words, "phrases", AND/OR/NOT, tax*, fuzzy~."""
-    from index.errors import SearchIndexError
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="relevance",
+    show_default=True,
+    help="Best first, or in the order they were said (by video, then time).",
+)
+@click.option(
+    "--context",
+    "context_n",
+    type=click.IntRange(0, 20),
+    default=0,
+    help="Also show N segments before and after each hit (--json: a 'context' list per hit).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON array, in the --sort order.")
+def search(query, library_dir, speaker, video, limit, exact, as_json, sort="relevance", context_n=0):
+    """Find where QUERY was said: words, "phrases", AND/OR/NOT, tax*, fuzzy~.
+
+    A query takes at most 500 characters and 40 words; a longer one is
+    refused (status 1). Sounds-alike and fuzzy matching apply to queries of
+    up to 4 words. Output: one line per hit (video, time, speaker, the
+    segment with the matched words in **), then the count on stderr.
+    """
     from index.search import search as run_search
 
     library = open_library(library_dir)
+    if not library.video_ids():
+        fail(f"the library {printable(library.root)} is empty: `interview-index ingest VIDEO...` first")
     video_id = None
     if video:
         try:
@@ -304,22 +331,80 @@ def search(query, library_dir, speaker, video, limit, exact, as_json):
     problem = index_problem(library)  # a deleted or incomplete index must not answer "no hits"
     if problem:
         fail(problem)
-    try:
-        result = run_search(library.index_dir, query, speaker=speaker, video=video_id, limit=limit, exact=exact)
-    except SearchIndexError as e:  # a bad query, an index of another version, a lock held too long
-        fail(str(e))
+    # A bad query, an index of another version or a lock held too long raise: the boundary prints them.
+    wanted = None if sort == "time" else limit
+    result = run_search(library.index_dir, query, speaker=speaker, video=video_id, limit=wanted, exact=exact)
+    if not result.speaker_found:
+        where = video if video else "the library"
+        fail(f"no speaker {speaker!r} in {where} (`interview-index speakers VIDEO` lists a video's speakers)")
+    hits = result.hits
+    if sort == "time":
+        hits = sorted(hits, key=lambda h: (h.video, h.start))[:limit]
+    contexts = _contexts(library, hits, context_n) if context_n else None
+    _write_quietly_to_a_closed_pipe(lambda: _print_hits(query, result, hits, contexts, exact, as_json))
+
+
+def _contexts(library: Library, hits: list, n: int) -> list[tuple[list[dict], list[dict]]]:
+    """The n segments before and after each hit, from the saved transcripts."""
+    transcripts: dict[str, object] = {}
+    out = []
+    for h in hits:
+        if h.video not in transcripts:
+            transcripts[h.video] = library.load_transcript(h.video)
+        t = transcripts[h.video]
+        segs = t.segments
+        i = min(range(len(segs)), key=lambda k: abs(segs[k].start - h.segment_start)) if segs else 0
+
+        def row(seg, t=t) -> dict:
+            return {"start": seg.start, "end": seg.end, "speaker": t.speaker_name(seg.speaker), "text": seg.text}
+
+        out.append(([row(x) for x in segs[max(0, i - n) : i]], [row(x) for x in segs[i + 1 : i + 1 + n]]))
+    return out
+
+
+def _print_hits(query: str, result, hits: list, contexts, exact: bool, as_json: bool) -> None:
+    total = max(result.total, len(hits))
+    count = f"showing {len(hits)} of {total} hits (--limit N for more)" if total > len(hits) else (
+        f"{total} hit" + ("" if total == 1 else "s"))  # fmt: skip
     if as_json:
-        click.echo(json.dumps([h.to_dict() for h in result.hits], ensure_ascii=False, indent=1))
+        rows = [h.to_dict() for h in hits]
+        if contexts is not None:
+            for row, (before, after) in zip(rows, contexts, strict=True):
+                row["context"] = before + after
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        sys.stdout.flush()
         return
-    if not result.hits:
+    if not hits:
         click.echo(f"no hits for {query}", err=True)
     elif not result.exact_found and not exact:
         click.echo(f"no exact match for {query}; these sound or are spelled alike:", err=True)
-    for h in result.hits:
+    for i, h in enumerate(hits):
         tag = "" if h.match in ("exact", "stem") else f"  [{h.match}]"
+        before, after = contexts[i] if contexts is not None else ([], [])
+        if contexts is not None and i:
+            click.echo("--")
+        for c in before:
+            click.echo(f"    {clock(c['start'])}  {c['speaker'] or '-'}  {c['text'].strip()}")
         click.echo(f"{h.video}  {clock(h.start)}  {h.speaker or '-'}  {h.highlighted()}{tag}")
+        for c in after:
+            click.echo(f"    {clock(c['start'])}  {c['speaker'] or '-'}  {c['text'].strip()}")
+    sys.stdout.flush()
+    if hits:
+        click.echo(count, err=True)
     if result.suggestions and not result.exact_found:
         click.echo("did you mean: " + ", ".join(result.suggestions), err=True)
+
+
+def _write_quietly_to_a_closed_pipe(write) -> None:
+    """`search ... | head -1`: the reader has all it wants; stop writing and exit 0, as `grep` does."""
+    try:
+        write()
+    except BrokenPipeError:
+        try:  # the interpreter flushes stdout again on exit: let that go nowhere
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # not a real file (tests' runner)
+            pass
+        sys.exit(int(ExitStatus.OK))
 
 
 # --------------------------------------------------------------------------- export
@@ -501,6 +586,43 @@ def glossary_list(library_dir):
     """Print the glossary, one term a line."""
     for t in GlossaryFile(open_library(library_dir).glossary_path).terms():
         click.echo(t)
+
+
+# --------------------------------------------------------------------------- clips
+@main.command()
+@click.argument("query")
+@library_option
+@click.option("--speaker", default=None, help="Only this speaker (name or label, any case).")
+@click.option("--video", default=None, help="Only this video (id or path).")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True, help="Cut at most this many hits.")
+@click.option("--exact", is_flag=True, help="No sounds-alike or fuzzy matches.")
+@click.option("--pad", type=click.FloatRange(0, 60), default=1.0, show_default=True,
+              help="Seconds kept before and after the words (moved out to word boundaries).")  # fmt: skip
+@click.option("--sentence", is_flag=True, help="Cut the whole sentence around each hit.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="One reel (.mp4 .mov .mkv .m4a), or a sheet or timeline (.csv .docx .edl .xml .otio).")  # fmt: skip
+@click.option("--separate", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="One file per hit in this folder.")  # fmt: skip
+@click.option("--burn-subtitles", is_flag=True, help="Draw the words spoken, with the speaker's name.")
+@click.option("--lower-third", is_flag=True, help="Name the video and time for the first seconds of each clip.")
+def clips(query, library_dir, speaker, video, limit, exact, pad, sentence, output, separate, burn_subtitles,
+          lower_third):  # fmt: skip
+    """Cut the hits for QUERY out of the videos: one reel (-o), or a file each (--separate)."""
+    from index.search import search as run_search
+
+    from .footage.outputs import make_clips
+    from .footage.render import Look
+
+    library = open_library(library_dir)
+    video_id = library.resolve(video).video_id if video else None
+    problem = index_problem(library)
+    if problem:
+        fail(problem)
+    hits = run_search(library.index_dir, query, speaker=speaker, video=video_id, limit=limit, exact=exact).hits
+    outcome = make_clips(library, hits, output=output, separate=separate, pad=pad, sentence=sentence,
+                         look=Look(burn_subtitles, lower_third), query=query, echo=lambda s: click.echo(s, err=True))  # fmt: skip
+    if outcome.failed:
+        sys.exit(int(ExitStatus.ERROR))
 
 
 # --------------------------------------------------------------------------- serve

@@ -145,18 +145,22 @@ class Ingestor:
             return futures.pop(i).result()
 
         current: str | None = None
+        current_id: str | None = None  # known once the file is hashed; the interrupted line names it
         try:
             for i, path in enumerate(paths):
-                current = str(path)
+                current, current_id = str(path), None
                 self.reporter.file_started(i, len(paths), current)
-                result = self._process(prepared(i))
+                prep = prepared(i)
+                current_id = prep.video_id
+                result = self._process(prep)
                 summary.results.append(result)
                 self.reporter.file_finished(result)
                 current = None
         except KeyboardInterrupt:
             summary.interrupted = True
             if current is not None:
-                result = FileResult(current, "interrupted", note="stopped by the user; finished stages kept")
+                note = "stopped by the user; finished stages kept"
+                result = FileResult(current, "interrupted", current_id, note=note)
                 summary.results.append(result)
                 self.reporter.file_finished(result)
         finally:

@@ -155,6 +155,7 @@ class FakeEngine:
     model_name: str = "base"
     mishear: dict[str, str] = field(default_factory=dict)
     delay_s: float = field(default_factory=lambda: float(os.environ.get(DELAY_ENV, "0")))
+    fault: type[BaseException] | None = None  # raised by transcribe, e.g. KeyboardInterrupt for a Ctrl-C there
     calls: int = 0
 
     def transcribe(self, audio, options, progress=None):
@@ -166,6 +167,8 @@ class FakeEngine:
             progress(0.0)
         if self.delay_s:
             time.sleep(self.delay_s)
+        if self.fault is not None:
+            raise self.fault()
         length = np.asarray(audio).size / SAMPLE_RATE
         glossary = {t.casefold() for t in options.glossary}
         segments = []

@@ -7,6 +7,7 @@ segment starting at S starts at S + 0.5 i (see test_index.make_transcript).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from index.errors import QueryError
 from index.search import Hit, search
 from index.writer import add_transcript
 
-from conftest import run_cli
+from conftest import fixture, run_cli
 
 NAMES = {"SPEAKER_1": "Jane Doe", "SPEAKER_2": "Omar Haddad"}
 
@@ -414,3 +415,117 @@ def test_cli_refuses_an_oversized_query_with_status_1(ingested):
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
     assert f"at most {querymod.MAX_QUERY_CHARS}" in result.stderr and result.stdout == ""
+
+
+# -- issue #9 item 17: counts, filters that match nothing, labels ---------------
+
+
+def test_total_counts_the_hits_beyond_the_limit(ix):
+    everything = search(ix, "the", limit=None)
+    assert everything.total == len(everything.hits) >= 6
+    capped = search(ix, "the", limit=2)
+    assert (len(capped.hits), capped.total) == (2, len(everything.hits))
+    tolerant = search(ix, "Skolkovo", limit=1)
+    assert tolerant.total == len(search(ix, "Skolkovo", limit=None).hits) == 3
+
+
+def test_a_speaker_filter_naming_no_one_is_told_from_no_hits(ix):
+    assert search(ix, "tax", speaker="Nobody").speaker_found is False
+    said_nothing = search(ix, "Skolkovo", speaker="Omar Haddad", video="v1")
+    assert (said_nothing.hits, said_nothing.speaker_found) == ([], True)
+    assert search(ix, "tax", speaker="speaker_3", video="v2").speaker_found is False  # not in that video
+
+
+def test_a_word_marked_fuzzy_gives_fuzzy_hits_not_phonetic(ix):
+    r = search(ix, "Skolkovo~")
+    assert [(h.segment_start, h.match) for h in r.hits] == [(5.0, "exact"), (15.0, "fuzzy"), (25.0, "fuzzy")]
+
+
+def _json_hits(lib, *args) -> list[dict]:
+    result = run_cli("search", *args, "--json", library=lib)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_cli_says_how_many_hits_and_when_it_shows_only_some(ingested):
+    every = _json_hits(ingested, "the", "--limit", "1000")
+    capped = run_cli("search", "the", "--limit", "2", library=ingested)
+    assert capped.exit_code == 0 and len(capped.stdout.splitlines()) == 2
+    assert f"showing 2 of {len(every)} hits" in capped.stderr
+    uncapped = run_cli("search", "the", "--limit", "1000", library=ingested)
+    assert len(every) > 2 and f"{len(every)} hits" in uncapped.stderr
+    as_json = run_cli("search", "the", "--limit", "2", "--json", library=ingested)
+    assert len(json.loads(as_json.stdout)) == 2  # still a bare array of hits
+
+
+def test_cli_sorts_by_time(ingested):
+    by_time = _json_hits(ingested, "the", "--sort", "time", "--limit", "1000")
+    assert [(h["video"], h["start"]) for h in by_time] == sorted((h["video"], h["start"]) for h in by_time)
+    best = _json_hits(ingested, "the", "--limit", "1000")
+    assert sorted(map(json.dumps, by_time)) == sorted(map(json.dumps, best)) and by_time != best
+    first3 = _json_hits(ingested, "the", "--sort", "time", "--limit", "3")
+    assert first3 == by_time[:3]
+
+
+def test_cli_context_shows_the_segments_around_each_hit(ingested):
+    from pipeline.library import Library
+
+    (hit,) = _json_hits(ingested, '"tax relief"', "--context", "1")
+    t = Library(ingested).load_transcript(hit["video"])
+    i = next(k for k, s in enumerate(t.segments) if "tax relief" in s.text)
+    assert [c["text"] for c in hit["context"]] == [s.text for s in t.segments[i - 1 : i + 2] if s is not t.segments[i]]
+    human = run_cli("search", '"tax relief"', "--context", "1", library=ingested).stdout.splitlines()
+    assert len(human) == 3 and "**tax relief**" in human[1]
+    assert human[0].strip().endswith(t.segments[i - 1].text.strip()) and human[0].startswith("    ")
+
+
+def test_cli_filters_that_match_nothing_say_so(ingested, tmp_path):
+    nobody = run_cli("search", "harbour", "--speaker", "Nobody", library=ingested)
+    assert nobody.exit_code == 1 and "no speaker 'Nobody'" in nobody.stderr and len(nobody.stderr.splitlines()) == 1
+    novideo = run_cli("search", "harbour", "--video", "no-such-video", library=ingested)
+    assert novideo.exit_code == 1 and "no-such-video" in novideo.stderr and "no hits" not in novideo.stderr
+    quiet = run_cli("search", "harbour", "--speaker", "SPEAKER_1", "--video", "three_voices.mp4", library=ingested)
+    assert "no speaker" not in quiet.stderr
+    empty = run_cli("search", "harbour", library=tmp_path / "new library")
+    assert empty.exit_code == 1 and "is empty" in empty.stderr and len(empty.stderr.splitlines()) == 1
+
+
+def test_cli_labels_fuzzy_hits_fuzzy(ingested):
+    hits = _json_hits(ingested, "budgit~")
+    assert hits and {h["match"] for h in hits} == {"fuzzy"}
+    assert "[fuzzy]" in run_cli("search", "budgit~", library=ingested).stdout
+
+
+def test_cli_search_into_a_closed_pipe_exits_0(ingested):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    argv = [sys.executable, "-m", "pipeline.cli", "search", "the", "--limit", "1000", "--library", str(ingested)]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # `| head -0`: the reader is gone before the first hit is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "error" not in err.lower()
+
+
+def test_cli_ctrl_c_in_search_exits_130(ingested, monkeypatch):
+    import index.search
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # where a real Ctrl-C lands: in the middle of the search
+
+    monkeypatch.setattr(index.search, "search", interrupted)
+    result = run_cli("search", "harbour", library=ingested)
+    assert result.exit_code == 130 and "Traceback" not in result.output
+
+
+def test_cli_the_interrupted_line_of_ingest_names_the_video(tmp_path, monkeypatch):
+    from fake_engine import install
+
+    install(monkeypatch, fault=KeyboardInterrupt)  # Ctrl-C while the file is transcribed
+    result = run_cli("ingest", str(fixture("two_voices.mp4")), "--no-diarize", library=tmp_path / "lib")
+    assert result.exit_code == 130
+    (line,) = [ln for ln in result.stderr.splitlines() if ln.startswith("interrupted:")]
+    assert re.search(r"-> two-voices-[0-9a-f]{8}\b", line), line

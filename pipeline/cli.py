@@ -588,43 +588,6 @@ def glossary_list(library_dir):
         click.echo(t)
 
 
-# --------------------------------------------------------------------------- clips
-@main.command()
-@click.argument("query")
-@library_option
-@click.option("--speaker", default=None, help="Only this speaker (name or label, any case).")
-@click.option("--video", default=None, help="Only this video (id or path).")
-@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True, help="Cut at most this many hits.")
-@click.option("--exact", is_flag=True, help="No sounds-alike or fuzzy matches.")
-@click.option("--pad", type=click.FloatRange(0, 60), default=1.0, show_default=True,
-              help="Seconds kept before and after the words (moved out to word boundaries).")  # fmt: skip
-@click.option("--sentence", is_flag=True, help="Cut the whole sentence around each hit.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="One reel (.mp4 .mov .mkv .m4a), or a sheet or timeline (.csv .docx .edl .xml .otio).")  # fmt: skip
-@click.option("--separate", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="One file per hit in this folder.")  # fmt: skip
-@click.option("--burn-subtitles", is_flag=True, help="Draw the words spoken, with the speaker's name.")
-@click.option("--lower-third", is_flag=True, help="Name the video and time for the first seconds of each clip.")
-def clips(query, library_dir, speaker, video, limit, exact, pad, sentence, output, separate, burn_subtitles,
-          lower_third):  # fmt: skip
-    """Cut the hits for QUERY out of the videos: one reel (-o), or a file each (--separate)."""
-    from index.search import search as run_search
-
-    from .footage.outputs import make_clips
-    from .footage.render import Look
-
-    library = open_library(library_dir)
-    video_id = library.resolve(video).video_id if video else None
-    problem = index_problem(library)
-    if problem:
-        fail(problem)
-    hits = run_search(library.index_dir, query, speaker=speaker, video=video_id, limit=limit, exact=exact).hits
-    outcome = make_clips(library, hits, output=output, separate=separate, pad=pad, sentence=sentence,
-                         look=Look(burn_subtitles, lower_third), query=query, echo=lambda s: click.echo(s, err=True))  # fmt: skip
-    if outcome.failed:
-        sys.exit(int(ExitStatus.ERROR))
-
-
 # --------------------------------------------------------------------------- serve
 @main.command()
 @library_option

@@ -33,7 +33,7 @@ from .atomic import write_json_atomic
 from .errors import FatalError, LibraryWriteError, describe_os_error, is_library_write_error, printable
 from .library import Job, Library, file_sha256, is_video_id, make_video_id, now, path_key
 from .options import IngestOptions
-from .transcript import Segment, Speaker, Transcript, Word
+from .transcript import Dropped, Segment, Speaker, Transcript, Word
 
 STAGES = ("probe", "audio", "transcribe", "speakers", "save", "index")
 LOCK_WAIT_S = 2.0  # a `list` or `search` probe holds a file's lock for an instant; a real owner for minutes
@@ -304,7 +304,7 @@ class Ingestor:
         path = str(prep.path)
         note = None
         if opts.force or not lib.has_transcript(vid):
-            segments, language, engine_name, model_name, decoded_s = self._transcribe(prep, job, timings)
+            segments, language, engine_name, model_name, decoded_s, dropped = self._transcribe(prep, job, timings)
             self._set_stage(job, "speakers")
             t = time.perf_counter()
             segments, speakers = self._speakers(prep, segments)
@@ -319,6 +319,7 @@ class Ingestor:
                 model=model_name,
                 segments=segments,
                 speakers=speakers,
+                dropped=dropped,
                 sha256=prep.sha256 or "",
                 glossary=list(opts.transcribe.glossary),
                 created=now(),
@@ -352,7 +353,7 @@ class Ingestor:
 
     def _transcribe(
         self, prep: _Prepared, job: Job, timings: dict[str, float]
-    ) -> tuple[list[Segment], str, str, str, float]:
+    ) -> tuple[list[Segment], str, str, str, float, list[Dropped]]:
         """Window by window, each finished window saved, so a killed run resumes where it was.
 
         The language is detected on the first window and kept for the rest: a
@@ -366,8 +367,10 @@ class Ingestor:
             state = json.loads(asr_path.read_text(encoding="utf-8"))
         segments = [Segment(s["start"], s["end"], s["text"], [Word(**w) for w in s["words"]], s.get("speaker"))
                     for s in state["segments"]]  # fmt: skip
+        dropped = state.setdefault("dropped", [])  # what the recognizer's guards left out, file times
         if state["complete"]:
-            return segments, state["language"], state["engine"], state["model"], state["done_until"]
+            return (segments, state["language"], state["engine"], state["model"], state["done_until"],
+                    [Dropped(**d) for d in dropped])  # fmt: skip
         self._set_stage(job, "transcribe")
         engine = self.engine
         t = time.perf_counter()
@@ -386,6 +389,8 @@ class Ingestor:
             for seg in result.segments:
                 shift(seg, offset)
                 segments.append(seg)
+            dropped.extend(dict(asdict(d), start=round(d.start + offset, 3), end=round(d.end + offset, 3))
+                           for d in result.dropped)  # fmt: skip
             state.update(done_until=end, engine=engine.name, model=engine.model_name,
                          segments=[asdict(x) for x in segments])  # fmt: skip
             write_json_atomic(asr_path, state)
@@ -395,7 +400,7 @@ class Ingestor:
                      language=state["language"] or "en", segments=[asdict(x) for x in segments])  # fmt: skip
         write_json_atomic(asr_path, state)
         timings["transcribe"] = time.perf_counter() - t
-        return segments, state["language"], engine.name, engine.model_name, end
+        return segments, state["language"], engine.name, engine.model_name, end, [Dropped(**d) for d in dropped]
 
     def _speakers(self, prep: _Prepared, segments: list[Segment]) -> tuple[list[Segment], list[Speaker]]:
         """Diarization reads the audio again, as a stream: a second decode costs

@@ -44,6 +44,9 @@ class TranscribeOptions:
     """How audio is decoded into words."""
 
     language: str | None = None  # None = auto-detect (English-only models always give "en")
+    # Auto-detection reads up to this many 30-s windows: the first that is sure (p > 0.5)
+    # decides, else the language most windows name. One window of a noisy voice can be wrong.
+    language_detection_segments: int = 4
     beam_size: int = 5  # 1 = greedy
     glossary: tuple[str, ...] = ()  # names and terms to steer the recognizer
     # How the glossary steers decoding. True: every window (faster-whisper `hotwords`,
@@ -56,11 +59,24 @@ class TranscribeOptions:
     compression_ratio_threshold: float | None = 2.4  # a segment this repetitive is dropped
     # Skip silences longer than this around a suspect segment (both engines support it).
     hallucination_silence_threshold: float | None = None
+    # A window that fails the checks above (too repetitive, too unsure) is decoded again,
+    # sampling at each next temperature; best_of samples per temperature. The sampling is
+    # seeded per decoding pass, so the same audio always gives the same words.
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    # Each 30-s window is decoded with the text before it as context (names and spelling stay
+    # consistent across windows); the context is dropped after a window that needed a sampling
+    # temperature above 0.5, so a repetition loop does not carry over.
+    condition_on_previous_text: bool = True
+    best_of: int = 5
+    seed: int = 0
     vad_min_silence_ms: int = 2000  # a pause must last this long to split speech regions
     vad_speech_pad_ms: int = 400  # speech regions are widened by this on each side
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "glossary", tuple(self.glossary))
+        object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
+        if not self.temperatures or self.temperatures[0] != 0.0 or list(self.temperatures) != sorted(self.temperatures):
+            raise OptionsError(f"temperatures must start at 0 and rise, got {self.temperatures}")
         if self.beam_size < 1:
             raise OptionsError(f"beam size must be at least 1, got {self.beam_size}")
 

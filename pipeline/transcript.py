@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `dropped` (version 1 files read as having dropped nothing on record)
 
 
 @dataclass
@@ -44,6 +44,21 @@ class Speaker:
 
 
 @dataclass
+class Dropped:
+    """Decoded audio that a hallucination guard left out of the transcript, kept for audit.
+
+    A guard that throws away a window or a segment may be wrong (real speech
+    decoded badly looks like a hallucination); recording what it threw away,
+    where and why lets the decision be checked and the text recovered.
+    """
+
+    start: float  # seconds on the video's playback timeline
+    end: float
+    reason: str  # "no speech" | "repetitive" | "glossary echo"
+    text: str = ""  # what the recognizer wrote for it
+
+
+@dataclass
 class Transcript:
     video_id: str
     path: str
@@ -53,6 +68,7 @@ class Transcript:
     model: str
     segments: list[Segment] = field(default_factory=list)
     speakers: list[Speaker] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)  # what the recognizer's guards left out, and why
     sha256: str = ""
     glossary: list[str] = field(default_factory=list)
     created: str = ""
@@ -108,9 +124,11 @@ class Transcript:
             for s in data.pop("segments", [])
         ]
         speakers = [Speaker(**s) for s in data.pop("speakers", [])]
+        dropped = [Dropped(**d) for d in data.pop("dropped", [])]  # absent in version 1
         data["schema_version"] = SCHEMA_VERSION
         known = {f for f in cls.__dataclass_fields__}
-        return cls(segments=segments, speakers=speakers, **{k: v for k, v in data.items() if k in known})
+        rest = {k: v for k, v in data.items() if k in known}
+        return cls(segments=segments, speakers=speakers, dropped=dropped, **rest)
 
     @classmethod
     def load(cls, path: Path) -> Transcript:

@@ -86,7 +86,8 @@ def _check_fixture_result(result: TranscriptionResult, audio: np.ndarray, progre
 def test_defaults():
     assert (DEFAULT_ENGINE, DEFAULT_MODEL) == ("faster-whisper", "base")
     opts = TranscribeOptions()
-    assert opts.language is None and opts.vad_filter and opts.beam_size == 5 and opts.glossary == []
+    assert opts.language is None and opts.vad_filter and opts.beam_size == 5 and opts.glossary == ()
+    assert opts.temperatures == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) and opts.best_of == 5  # seeded fallback on
 
 
 @pytest.mark.slow
@@ -169,7 +170,7 @@ def test_silent_file_gives_no_segments(fw_base):
 
 @pytest.mark.slow
 def test_engine_is_reusable_and_deterministic(two_voices):
-    """Loaded once, used for several files; temperature 0 only, so the same input gives the same output."""
+    """Loaded once, used for several files; the fallback is seeded, so the same input gives the same output."""
     engine = load_engine("faster-whisper", "tiny.en")
     clip = two_voices[: 10 * SR]
     first = engine.transcribe(clip, TranscribeOptions(beam_size=1))

@@ -6,12 +6,19 @@ implementation, loaded from a checkpoint converted from the same packaged
 CTranslate2 model). Both are set up to give the same words for the same
 audio, so an archive does not change character with the engine:
 
-* decoding is deterministic: temperature 0 only. The usual fallback to
-  sampling at higher temperatures made results differ from run to run and
-  made the run time swing; a window that fails the quality checks keeps its
-  greedy/beam result instead.
-* no conditioning on the previous window's text: it is what lets a
-  repetition loop or a hallucination carry on from window to window.
+* decoding is deterministic: beam search at temperature 0, and a window
+  that fails the quality checks (a repetition loop, a very unsure
+  decoding) is decoded again by sampling at rising temperatures, as both
+  Whisper implementations do by default, but seeded per decoding pass
+  (`seeded`), so the same audio always gives the same words. Without the
+  fallback a window stuck in a loop kept its loop and the compression guard
+  then threw the whole segment away, real speech in it included.
+* each window is conditioned on the text before it (names and spellings
+  stay consistent, and noisy speech decodes better with the context), but
+  the context is dropped after any window that needed a sampling
+  temperature above 0.5, so a repetition loop does not carry on.
+* the language, when not given, is detected on up to four 30-s windows,
+  not one: a noisy first window was taken for Finnish.
 * word timestamps are always on (search hits jump to the word).
 * silence is gated out, because Whisper invents text ("Thank you.") in long
   silences: the Silero VAD model shipped inside faster-whisper finds the
@@ -21,10 +28,12 @@ audio, so an archive does not change character with the engine:
   samples. (openai-whisper's `clip_timestamps` was measured worse: a short
   clip is padded with mel zeros, which are not what silence looks like to
   the model, and it then invents words.) The no-speech and
-  compression-ratio checks remain as a second guard.
+  compression-ratio checks remain as a second guard, and whatever they
+  leave out is returned in `TranscriptionResult.dropped` (what, where,
+  why), so a drop of real speech can be seen and audited.
 * the glossary steers every window, not just the first (openai-whisper
   `carry_initial_prompt`, faster-whisper `hotwords`), because with
-  conditioning off an initial prompt would only reach the first 30 s.
+  the previous text as context an initial prompt soon scrolls out of reach.
   Steering every window also pushes the model to write glossary terms for
   words that merely start alike ("Belarusian companies" became "BelAZ
   company" with BelAZ in the glossary) and to echo the list into trailing
@@ -43,14 +52,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 from faster_whisper.transcribe import get_compression_ratio
 
 from ..options import TranscribeOptions
-from ..transcript import Segment
+from ..transcript import Dropped, Segment
+from .decisions import REPETITIVE
 from .gate import Gate
 from .glossary_merge import drop_glossary_echoes, merge_glossary
 
@@ -63,6 +73,7 @@ Progress = Callable[[float], None]
 class TranscriptionResult:
     segments: list[Segment]  # Word.start/end in seconds of the audio passed in
     language: str
+    dropped: list[Dropped] = field(default_factory=list)  # what the guards left out, same timeline
 
 
 class Engine(Protocol):
@@ -99,8 +110,8 @@ def _as_audio(audio: np.ndarray) -> np.ndarray:
     return audio if audio.flags.writeable else audio.copy()
 
 
-def _guard(segments: list[Segment], options: TranscribeOptions) -> list[Segment]:
-    """Drop repetition loops that temperature-0 decoding can no longer retry away."""
+def _guard(segments: list[Segment], options: TranscribeOptions, dropped: list[Dropped] | None = None) -> list[Segment]:
+    """Drop repetition loops that even the temperature fallback did not decode away; record them in `dropped`."""
     limit = options.compression_ratio_threshold
     if limit is None:
         return segments
@@ -108,6 +119,8 @@ def _guard(segments: list[Segment], options: TranscribeOptions) -> list[Segment]
     for seg in segments:
         if get_compression_ratio(seg.text) > limit:
             log.warning("dropped a repetitive segment at %.1f s: %.60r", seg.start, seg.text)
+            if dropped is not None:
+                dropped.append(Dropped(seg.start, seg.end, REPETITIVE, seg.text))
             continue
         kept.append(seg)
     return kept
@@ -120,7 +133,9 @@ class WhisperEngine:
     """Gate, decode (once, or plain and steered by the glossary), merge, guard.
 
     Subclasses only say how to decode gated audio: `_decode(gate, options,
-    prompt, steer_every_window, progress, p0, p1)`.
+    prompt, steer_every_window, progress, p0, p1)` returns the segments, the
+    language and the windows the no-speech check skipped (as `Dropped`, on
+    the original timeline).
     """
 
     def transcribe(
@@ -135,17 +150,19 @@ class WhisperEngine:
             return TranscriptionResult([], options.language or "en")
         prompt = glossary_prompt(options.glossary)
         if prompt is None or not options.glossary_as_hotwords:  # one decoding
-            segments, language = self._decode(gate, options, prompt, False, progress, 0.0, 1.0)
+            segments, language, dropped = self._decode(gate, options, prompt, False, progress, 0.0, 1.0)
         else:  # plain and steered on every window, merged (see the module docstring)
-            plain, language = self._decode(gate, options, None, False, progress, 0.0, 0.5)
-            steered, _ = self._decode(gate, options, prompt, True, progress, 0.5, 1.0)
+            # The plain decoding is the transcript: its drops are the ones on record.
+            plain, language, dropped = self._decode(gate, options, None, False, progress, 0.0, 0.5)
+            steered, _, _ = self._decode(gate, options, prompt, True, progress, 0.5, 1.0)
             segments = merge_glossary(plain, drop_glossary_echoes(steered, options.glossary), options.glossary)
         if progress:
             progress(1.0)
-        return TranscriptionResult(_guard(drop_glossary_echoes(segments, options.glossary), options), language)
+        segments = _guard(drop_glossary_echoes(segments, options.glossary, dropped), options, dropped)
+        return TranscriptionResult(segments, language, sorted(dropped, key=lambda d: (d.start, d.end)))
 
     def _decode(
         self, gate: Gate, options: TranscribeOptions, prompt: str | None, steer_every_window: bool,
         progress: Progress | None, p0: float, p1: float,
-    ) -> tuple[list[Segment], str]:  # fmt: skip
+    ) -> tuple[list[Segment], str, list[Dropped]]:  # fmt: skip
         raise NotImplementedError

@@ -66,5 +66,12 @@ class Gate:
         s, e = self._clamp(s), self._clamp(e)
         return Segment(start=s, end=max(s, e), text=text, words=out)
 
+    def span(self, start: float, end: float) -> tuple[float, float]:
+        """A stretch of the gated audio, on the original timeline."""
+        if self.map is not None:
+            start, end = self.map.get_original_time(start), self.map.get_original_time(end, is_end=True)
+        start, end = self._clamp(start), self._clamp(end)
+        return start, max(start, end)
+
     def _clamp(self, t: float) -> float:
         return float(min(max(t, 0.0), self.duration))

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from index.normalize import tokens
 
-from ..transcript import Segment, Word
+from ..transcript import Dropped, Segment, Word
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,9 @@ def _glossary_marks(words: list[str], glossary: Iterable[str]) -> list[bool]:
     return marks
 
 
-def drop_glossary_echoes(segments: list[Segment], glossary: Iterable[str]) -> list[Segment]:
+def drop_glossary_echoes(
+    segments: list[Segment], glossary: Iterable[str], dropped: list[Dropped] | None = None
+) -> list[Segment]:
     """Drop the glossary read back as text: a run of two or more glossary terms
     with nothing but list punctuation between them that is a whole segment or
     ends one ("... on our channel. Belarusian, BelAZ, Minsk,").
@@ -57,6 +59,7 @@ def drop_glossary_echoes(segments: list[Segment], glossary: Iterable[str]) -> li
     A prompt is read by Whisper as preceding transcript; in a quiet stretch the
     model may continue it. Speech lists names with "and" and other words
     between them, so a bare list of two terms or more is taken for an echo.
+    What is cut is appended to `dropped`, when given.
     """
     glossary = [t for t in glossary if t and t.strip()]
     if not glossary:
@@ -69,9 +72,10 @@ def drop_glossary_echoes(segments: list[Segment], glossary: Iterable[str]) -> li
         while cut > 0 and marks[cut - 1]:
             cut -= 1
         if len(words) - cut >= 2 and (cut == 0 or words[cut - 1].word.rstrip()[-1:] in ".?!"):
-            log.warning(
-                "dropped a glossary echo at %.1f s: %r", words[cut].start, " ".join(w.word for w in words[cut:])
-            )
+            echo = " ".join(w.word for w in words[cut:])
+            log.warning("dropped a glossary echo at %.1f s: %r", words[cut].start, echo)
+            if dropped is not None:
+                dropped.append(Dropped(words[cut].start, words[-1].end, "glossary echo", echo))
             if cut == 0:
                 continue
             kept = words[:cut]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import threading
 import warnings
@@ -11,9 +12,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..options import TranscribeOptions
-from ..transcript import Segment
+from ..transcript import Dropped, Segment
 from .base import Progress, WhisperEngine
+from .decisions import WindowLog, pick_language, skipped_windows
 from .gate import Gate
+from .seeded import torch_seeded
 from .weights import ResolvedModel
 
 log = logging.getLogger(__name__)
@@ -87,40 +90,73 @@ class OpenAIWhisperEngine(WhisperEngine):
     def _decode(
         self, gate: Gate, options: TranscribeOptions, prompt: str | None, steer_every_window: bool,
         progress: Progress | None, p0: float, p1: float,
-    ) -> tuple[list[Segment], str]:  # fmt: skip
+    ) -> tuple[list[Segment], str, list[Dropped]]:  # fmt: skip
         import whisper
 
         module = importlib.import_module("whisper.transcribe")
         scaled = (lambda f: progress(p0 + (p1 - p0) * f)) if progress else None
+        windows = WindowLog(options)
+        native = self.model.decode
+
+        def watched(mel: Any, opts: Any) -> Any:  # every attempt; the last one of a window is its decoding
+            result = native(mel, opts)
+            windows.attempt(opts.temperature == options.temperatures[0], result.no_speech_prob,
+                            result.avg_logprob, opts.temperature, result.text)  # fmt: skip
+            return result
+
         with _TQDM_LOCK:
             saved = module.tqdm
             module.tqdm = _tqdm_callback(gate.audio.size // whisper.audio.HOP_LENGTH, scaled)
+            self.model.decode = watched  # this instance only, for this pass
             try:
-                result = whisper.transcribe(
-                    self.model,
-                    gate.audio,
-                    verbose=None,
-                    language=options.language,
-                    temperature=0.0,
-                    beam_size=options.beam_size if options.beam_size > 1 else None,
-                    fp16=False,
-                    condition_on_previous_text=False,
-                    initial_prompt=prompt,
-                    carry_initial_prompt=prompt is not None,
-                    word_timestamps=True,
-                    no_speech_threshold=options.no_speech_threshold,
-                    logprob_threshold=options.log_prob_threshold,
-                    compression_ratio_threshold=options.compression_ratio_threshold,
-                    hallucination_silence_threshold=options.hallucination_silence_threshold,
-                )
+                with torch_seeded(options.seed):
+                    result = whisper.transcribe(
+                        self.model,
+                        gate.audio,
+                        verbose=None,
+                        language=options.language or self._detect_language(gate.audio, options),
+                        temperature=options.temperatures,
+                        best_of=options.best_of,
+                        beam_size=options.beam_size if options.beam_size > 1 else None,
+                        fp16=False,
+                        condition_on_previous_text=options.condition_on_previous_text,
+                        initial_prompt=prompt,
+                        carry_initial_prompt=prompt is not None,
+                        word_timestamps=True,
+                        no_speech_threshold=options.no_speech_threshold,
+                        logprob_threshold=options.log_prob_threshold,
+                        compression_ratio_threshold=options.compression_ratio_threshold,
+                        hallucination_silence_threshold=options.hallucination_silence_threshold,
+                    )
             finally:
+                del self.model.decode
                 module.tqdm = saved
         out = []
         for s in result["segments"]:
             seg = gate.segment(s["text"], s["start"], s["end"], s.get("words", []))
             if seg is not None:
                 out.append(seg)
-        return out, result["language"]
+        frame_s = whisper.audio.HOP_LENGTH / whisper.audio.SAMPLE_RATE
+        kept = [(seek * frame_s, list(group)[-1]["end"])
+                for seek, group in itertools.groupby(result["segments"], key=lambda s: s["seek"])]  # fmt: skip
+        return out, result["language"], skipped_windows(windows.windows, kept, gate)
+
+    def _detect_language(self, audio: Any, options: TranscribeOptions) -> str:
+        """As faster-whisper does: up to N windows, the first sure one decides, else the most named."""
+        import whisper
+
+        if not self.model.is_multilingual:
+            return "en"
+        n = whisper.audio.N_SAMPLES
+        per_window = []
+        for k in range(max(1, options.language_detection_segments)):
+            piece = audio[k * n : (k + 1) * n]
+            if k and piece.size < whisper.audio.SAMPLE_RATE:
+                break
+            mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(piece), self.model.dims.n_mels)
+            _, probs = self.model.detect_language(mel)
+            per_window.append(sorted(probs.items(), key=lambda kv: -kv[1]))
+        return pick_language(per_window)
 
 
 def quantize_linears_int8(model: Any) -> Any:

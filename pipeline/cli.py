@@ -108,6 +108,26 @@ class Main(click.Group):
             ctx.exit(int(errors.exit_status(e)))
 
 
+class _WholeShortHelp:
+    """Command lists show a command's whole first sentence, wrapped if need be:
+    click would cut it at about 45 characters and end it with "..."."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return super().get_short_help_str(limit=1000)  # type: ignore[misc]
+
+
+class HelpCommand(_WholeShortHelp, click.Command):
+    pass
+
+
+class HelpGroup(_WholeShortHelp, click.Group):
+    command_class = HelpCommand
+
+
+Main.command_class = HelpCommand  # every `@main.command()` and `@main.group()` below
+Main.group_class = HelpGroup
+
+
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="interview-index")
 @click.option(
@@ -228,7 +248,7 @@ class CliReporter(Reporter):
     "glossary_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="File of names to expect, one a line (adds to the library glossary).",
+    help="File of names to expect, one a line, for this ingest only (with the library's: `glossary add` keeps names).",
 )
 @click.option("--force", is_flag=True, help="Re-ingest files that are already done.")
 @click.option(
@@ -451,7 +471,7 @@ def export_cmd(video, library_dir, fmt, output, no_speakers):
 # --------------------------------------------------------------------------- list, speakers, remove
 @main.command("list")
 @library_option
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the videos as a JSON array.")
 def list_cmd(library_dir, as_json):
     """Every video: state, duration, language, speakers, engine and model; failures with their error."""
     rows = list_videos(open_library(library_dir))
@@ -480,7 +500,7 @@ def list_cmd(library_dir, as_json):
     metavar='LABEL="Name"',
     help='Name a speaker, e.g. --rename SPEAKER_1="Alexander Okunev" (repeatable).',
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the speakers as a JSON array.")
 def speakers(video, library_dir, renames, as_json):
     """List VIDEO's speakers with talk time and first words, or name them."""
     library = open_library(library_dir)
@@ -592,7 +612,7 @@ def glossary_list(library_dir):
 @main.command()
 @library_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address; any but 127.0.0.1 needs a token.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port to listen on.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
 @click.option("--token", default=None, help="Access token (default for a non-local --host: a new one, printed).")
 @click.option("--lead", type=click.FloatRange(0, 30), default=1.5, show_default=True,
@@ -616,7 +636,7 @@ def sample_video() -> Path:
 
 @main.command()
 @library_option
-@click.option("--query", default="tax relief", show_default=True)
+@click.option("--query", default="tax relief", show_default=True, help="What the demo searches for.")
 @click.pass_context
 def demo(ctx, library_dir, query):
     """Ingest the bundled sample interview, search it, and print its subtitles."""

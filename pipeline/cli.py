@@ -22,7 +22,7 @@ import click
 from . import errors
 from .atomic import write_text_atomic
 from .errors import ExitStatus, InterviewIndexError, UsageError, printable
-from .export import FORMATS, export
+from .export import FORMATS, FormatError, export, format_for
 from .glossary import GlossaryFile, merge, read_terms
 from .ingest import FatalError, FileResult, Ingestor, Reporter
 from .inputs import collect, refuse_special
@@ -454,8 +454,7 @@ def export_cmd(video, library_dir, fmt, output, no_speakers):
     except LookupError as e:
         fail(str(e))
     if fmt is None:
-        suffix = output.suffix.lstrip(".").lower() if output else ""
-        fmt = suffix if suffix in FORMATS else "srt"
+        fmt = _format_for(output)
     text = export(transcript, fmt, speakers=not no_speakers)
     if output is None:
         click.echo(text, nl=False)
@@ -466,6 +465,15 @@ def export_cmd(video, library_dir, fmt, output, no_speakers):
             fail(f"{printable(output)}: {printable(folder)} {what}")
         write_text_atomic(output, text)  # a full disk leaves the old file, not an empty one
         click.echo(f"wrote {printable(output)}", err=True)
+
+
+def _format_for(output: Path | None) -> str:
+    """--format from -o's extension (srt without one); an extension no format is written in is a usage error."""
+    choices = next(p.type.choices for p in click.get_current_context().command.params if p.name == "fmt")
+    try:
+        return format_for(output, tuple(choices))
+    except FormatError as e:
+        fail(f"{printable(output)}: {e}", ExitStatus.USAGE)
 
 
 # --------------------------------------------------------------------------- list, speakers, remove

@@ -3,16 +3,24 @@
 Cues follow broadcast conventions: at most 2 lines of at most 42 characters,
 at most 7 s on screen, never overlapping, split at word boundaries using the
 word timings. A cue never spans two speakers, and prefers to end at the end
-of a sentence, so each subtitle reads as a unit.
+of a sentence, so each subtitle reads as a unit; a word is not left alone on
+a cue when a neighbouring cue of the same speaker can take it.
+
+Whisper's words are pieces of the text ("high", "-technology"); every format
+shows them joined the same way (`join_words`). The `srt` and `webvtt-py`
+packages write the files and their times.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 
-from .timefmt import clock, srt_time, vtt_time
-from .transcript import Transcript, Word
+from .timefmt import clock, vtt_time
+from .transcript import Segment, Transcript, Word
 
 FORMATS = ("srt", "vtt", "txt", "json")
 MAX_CHARS = 42
@@ -20,6 +28,79 @@ MAX_LINES = 2
 MAX_DURATION = 7.0
 MIN_DURATION = 0.7  # a cue shorter than this flashes by; stretch into the gap if there is one
 SENTENCE_END = (".", "?", "!")
+CLAUSE_END = (",", ";", ":")
+_CLOSING = set(",.;:!?%)]}…")  # written straight after the word before
+
+
+class FormatError(ValueError):
+    """An output format this module cannot write (the CLI reports it as a usage error)."""
+
+
+def format_for(output: Path | None, formats: Sequence[str] = FORMATS) -> str:
+    """The format to write `output` in when none is given: its extension, srt without one.
+
+    An extension naming no format (x.pdf) is refused rather than filled with SRT.
+    """
+    suffix = output.suffix.lstrip(".").lower() if output is not None else ""
+    if not suffix:
+        return "srt"
+    if suffix not in formats:
+        raise FormatError(f"cannot write .{suffix} files; use --format {'|'.join(formats)}")
+    return suffix
+
+
+# -- words -----------------------------------------------------------------------
+
+
+def _glued(previous: str, piece: str) -> bool:
+    """Whether `piece` continues `previous` without a space ("high" + "-technology", "Ellis" + "'s", "40" + "%")."""
+    if not previous or not piece:
+        return False
+    if piece[0] in "-'’" and len(piece) > 1 and piece[1].isalnum():
+        return True
+    if all(ch in _CLOSING for ch in piece):
+        return True
+    return previous[-1] == "-" and len(previous) > 1 and previous[-2].isalnum()  # "inter-" + "mune"
+
+
+def join_words(words: Sequence[str]) -> str:
+    """Recognised words as text: the one place pieces are joined, for every format."""
+    out = ""
+    for w in (x.strip() for x in words):
+        if not w:
+            continue
+        out += w if not out or _glued(out, w) else " " + w
+    return out
+
+
+@dataclass
+class _Unit:
+    """A word as shown: one or more recognised pieces, with the first's start and the last's end."""
+
+    text: str
+    start: float
+    end: float
+
+
+def _units(words: Sequence[Word]) -> list[_Unit]:
+    units: list[_Unit] = []
+    for w in words:
+        piece = w.word.strip()
+        if not piece:
+            continue
+        if units and _glued(units[-1].text, piece):
+            units[-1].text += piece
+            units[-1].end = max(units[-1].end, w.end)
+        else:
+            units.append(_Unit(piece, w.start, w.end))
+    return units
+
+
+def segment_text(seg: Segment) -> str:
+    return join_words([w.word for w in seg.words]) if seg.words else seg.text.strip()
+
+
+# -- cues ------------------------------------------------------------------------
 
 
 @dataclass
@@ -29,6 +110,8 @@ class Cue:
     lines: list[str]
     speaker: str | None  # display name
     speaker_changed: bool  # first cue of a new speaker's turn
+    units: list[_Unit] = field(default_factory=list, repr=False)
+    prefix: str = ""  # "[Name] " on screen before the first word (SRT at a speaker change)
 
 
 def wrap(words: list[str], max_chars: int = MAX_CHARS, max_lines: int = MAX_LINES) -> list[str] | None:
@@ -44,31 +127,35 @@ def wrap(words: list[str], max_chars: int = MAX_CHARS, max_lines: int = MAX_LINE
         a, b = " ".join(words[:k]), " ".join(words[k:])
         if len(a) <= max_chars and len(b) <= max_chars:
             # Balanced lines, but a line that ends a clause reads better.
-            cost = max(len(a), len(b)) - (10 if words[k - 1].endswith((",", ".", "?", "!", ";", ":")) else 0)
+            cost = max(len(a), len(b)) - (10 if words[k - 1].endswith(SENTENCE_END + CLAUSE_END) else 0)
             if cost < best_cost:
                 best, best_cost = [a, b], cost
     return best
 
 
-def _cue(words: list[Word], prefix: str, speaker: str | None, changed: bool, max_chars: int) -> Cue:
-    tokens = [w.word for w in words]
+def _tokens(units: list[_Unit], prefix: str) -> list[str]:
+    tokens = [u.text for u in units]
     tokens[0] = prefix + tokens[0]
+    return tokens
+
+
+def _cue(units: list[_Unit], prefix: str, speaker: str | None, changed: bool, max_chars: int) -> Cue:
+    tokens = _tokens(units, prefix)
     lines = wrap(tokens, max_chars) or [" ".join(tokens)]
-    return Cue(words[0].start, words[-1].end, lines, speaker, changed)
+    return Cue(units[0].start, units[-1].end, lines, speaker, changed, list(units), prefix)
 
 
-def _fits(words: list[Word], prefix: str, max_chars: int, max_duration: float) -> bool:
-    tokens = [prefix + words[0].word] + [w.word for w in words[1:]]
-    return wrap(tokens, max_chars) is not None and words[-1].end - words[0].start <= max_duration
+def _fits(units: list[_Unit], prefix: str, max_chars: int, max_duration: float) -> bool:
+    return wrap(_tokens(units, prefix), max_chars) is not None and units[-1].end - units[0].start <= max_duration
 
 
-def _last_break(words: list[Word]) -> int:
+def _last_break(units: list[_Unit]) -> int:
     """Index of the word to end a cue on: a sentence end, else a clause end, else the last."""
-    for marks in (SENTENCE_END, (",", ";", ":")):
-        for k in range(len(words) - 2, 0, -1):
-            if words[k].word.endswith(marks):
+    for marks in (SENTENCE_END, CLAUSE_END):
+        for k in range(len(units) - 2, 0, -1):
+            if units[k].text.endswith(marks):
                 return k
-    return len(words) - 1
+    return len(units) - 1
 
 
 def build_cues(
@@ -84,35 +171,75 @@ def build_cues(
     cues: list[Cue] = []
     previous_speaker: object = object()
     for seg in transcript.segments:
-        words = seg.words or [Word(seg.text, seg.start, seg.end)]
+        units = _units(seg.words or [Word(seg.text, seg.start, seg.end)])
+        if not units:
+            continue
         name = transcript.speaker_name(seg.speaker) if speakers else None
         changed = speakers and name is not None and name != previous_speaker
         previous_speaker = name
         prefix = f"[{name}] " if (changed and label_style == "srt") else ""
-        current: list[Word] = []
-        for w in words:
-            if current and not _fits(current + [w], prefix, max_chars, max_duration):
+        current: list[_Unit] = []
+        for u in units:
+            if current and not _fits(current + [u], prefix, max_chars, max_duration):
                 # Break after the last sentence or clause end if there is one, so
                 # that a sentence's last word is not left alone on the next cue.
                 k = _last_break(current)
                 cues.append(_cue(current[: k + 1], prefix, name, changed, max_chars))
                 prefix, changed = "", False
-                current = current[k + 1 :] + [w]
+                current = current[k + 1 :] + [u]
                 if len(current) > 1 and not _fits(current, "", max_chars, max_duration):
                     cues.append(_cue(current[:-1], "", name, False, max_chars))
-                    current = [w]
+                    current = [u]
             else:
-                current = current + [w]
+                current = current + [u]
             # End at a sentence when the cue is already reasonably full.
-            full = len(" ".join(x.word for x in current)) > max_chars
-            if current and w.word.endswith(SENTENCE_END) and full:
+            full = len(" ".join(x.text for x in current)) > max_chars
+            if current and u.text.endswith(SENTENCE_END) and full:
                 cues.append(_cue(current, prefix, name, changed, max_chars))
                 prefix, changed = "", False
                 current = []
         if current:
             cues.append(_cue(current, prefix, name, changed, max_chars))
+    _no_lone_words(cues, max_chars, max_duration)
     _fix_timing(cues)
     return cues
+
+
+def _no_lone_words(cues: list[Cue], max_chars: int, max_duration: float) -> None:
+    """A one-word cue goes to the next cue of the same speaker, or the previous,
+    if that cue can take it; else it takes the previous cue's last word."""
+
+    def same_speaker(a: Cue, b: Cue) -> bool:  # b follows a
+        return a.speaker == b.speaker and not b.speaker_changed
+
+    def rebuild(i: int, units: list[_Unit]) -> None:
+        c = cues[i]
+        cues[i] = _cue(units, c.prefix, c.speaker, c.speaker_changed, max_chars)
+
+    i = 0
+    while i < len(cues):
+        cue = cues[i]
+        if len(cue.units) != 1:
+            i += 1
+            continue
+        nxt = cues[i + 1] if i + 1 < len(cues) else None
+        prev = cues[i - 1] if i else None
+        if nxt is not None and same_speaker(cue, nxt) and _fits(cue.units + nxt.units, cue.prefix, max_chars,
+                                                                max_duration):  # fmt: skip
+            nxt_changed = cue.speaker_changed
+            cues[i + 1] = _cue(cue.units + nxt.units, cue.prefix, nxt.speaker, nxt_changed, max_chars)
+            del cues[i]
+            continue
+        if prev is not None and same_speaker(prev, cue):
+            if _fits(prev.units + cue.units, prev.prefix, max_chars, max_duration):
+                rebuild(i - 1, prev.units + cue.units)
+                del cues[i]
+                continue
+            if len(prev.units) > 2 and _fits(prev.units[-1:] + cue.units, "", max_chars, max_duration):
+                moved = prev.units[-1:]
+                rebuild(i - 1, prev.units[:-1])
+                rebuild(i, moved + cue.units)
+        i += 1
 
 
 def _fix_timing(cues: list[Cue]) -> None:
@@ -127,11 +254,20 @@ def _fix_timing(cues: list[Cue]) -> None:
             cue.end = cue.start + 0.001
 
 
+# -- formats ---------------------------------------------------------------------
+
+
+def _ms(t: float) -> timedelta:
+    """Whole milliseconds, rounded (timedelta formatting would truncate 1.9996 to 1.999)."""
+    return timedelta(milliseconds=max(0, round(t * 1000)))
+
+
 def to_srt(transcript: Transcript, speakers: bool = True) -> str:
-    out = []
-    for i, cue in enumerate(build_cues(transcript, speakers=speakers, label_style="srt"), 1):
-        out.append(f"{i}\n{srt_time(cue.start)} --> {srt_time(cue.end)}\n" + "\n".join(cue.lines) + "\n")
-    return "\n".join(out)
+    import srt
+
+    cues = build_cues(transcript, speakers=speakers, label_style="srt")
+    subs = [srt.Subtitle(i, _ms(c.start), _ms(c.end), "\n".join(c.lines)) for i, c in enumerate(cues, 1)]
+    return srt.compose(subs, reindex=False)
 
 
 def _vtt_escape(text: str) -> str:
@@ -139,15 +275,17 @@ def _vtt_escape(text: str) -> str:
 
 
 def to_vtt(transcript: Transcript, speakers: bool = True) -> str:
-    out = ["WEBVTT\n"]
+    import webvtt
+
+    vtt = webvtt.WebVTT()
     for cue in build_cues(transcript, speakers=speakers, label_style="vtt"):
         lines = [_vtt_escape(x) for x in cue.lines]
         if speakers and cue.speaker:
             # A voice tag does not count towards the visible length.
             voice = cue.speaker.replace(">", "")
             lines[0] = f"<v {voice}>{lines[0]}"
-        out.append(f"{vtt_time(cue.start)} --> {vtt_time(cue.end)}\n" + "\n".join(lines) + "\n")
-    return "\n".join(out)
+        vtt.captions.append(webvtt.Caption(vtt_time(cue.start), vtt_time(cue.end), lines))
+    return vtt.content
 
 
 def to_txt(transcript: Transcript, speakers: bool = True) -> str:
@@ -159,9 +297,9 @@ def to_txt(transcript: Transcript, speakers: bool = True) -> str:
         # Without speakers, a long pause is the only sign of a new turn.
         same_turn = paragraphs and paragraphs[-1][1] == name and (speakers or seg.start - last_end < 2.0)
         if same_turn:
-            paragraphs[-1][2].append(seg.text.strip())
+            paragraphs[-1][2].append(segment_text(seg))
         else:
-            paragraphs.append((seg.start, name, [seg.text.strip()]))
+            paragraphs.append((seg.start, name, [segment_text(seg)]))
         last_end = seg.end
     blocks = []
     for start, name, texts in paragraphs:
@@ -189,7 +327,7 @@ def to_json_dict(transcript: Transcript, speakers: bool = True) -> dict:
                 "start": s.start,
                 "end": s.end,
                 **spk(s.speaker),
-                "text": s.text,
+                "text": segment_text(s),
                 "words": [
                     {"word": w.word, "start": w.start, "end": w.end, **spk(w.speaker or s.speaker)} for w in s.words
                 ],
@@ -206,5 +344,5 @@ def to_json(transcript: Transcript, speakers: bool = True) -> str:
 def export(transcript: Transcript, fmt: str, speakers: bool = True) -> str:
     writers = {"srt": to_srt, "vtt": to_vtt, "txt": to_txt, "json": to_json}
     if fmt not in writers:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return writers[fmt](transcript, speakers)

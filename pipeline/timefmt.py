@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-
-def _split(t: float) -> tuple[int, int, int, int]:
-    ms = max(0, round(t * 1000))
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return h, m, s, ms
+from datetime import timedelta
 
 
 def clock(t: float) -> str:
@@ -22,13 +16,17 @@ def clock(t: float) -> str:
 
 
 def srt_time(t: float) -> str:
-    h, m, s, ms = _split(t)
-    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+    """SubRip's 01:02:03,500, as the `srt` package writes it (rounded to the millisecond)."""
+    import srt
+
+    return srt.timedelta_to_srt_timestamp(timedelta(milliseconds=max(0, round(t * 1000))))
 
 
 def vtt_time(t: float) -> str:
-    h, m, s, ms = _split(t)
-    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+    """WebVTT's 01:02:03.500, as `webvtt-py` writes it (rounded to the millisecond)."""
+    from webvtt.models import Timestamp
+
+    return str(Timestamp.from_seconds(max(0.0, float(t))))
 
 
 def parse_time(text: str) -> float:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from pipeline.export import MAX_CHARS, build_cues, to_srt, to_txt, to_vtt
+import json
+
+import pytest
+
+from pipeline.export import MAX_CHARS, build_cues, export, join_words, to_srt, to_txt, to_vtt
 from pipeline.timefmt import clock, parse_time, srt_time, vtt_time
 from pipeline.transcript import Segment, Speaker, Transcript, Word
+
+from conftest import run_cli
 
 
 def transcript(turns: list[tuple[str, str, float, float]]) -> Transcript:
@@ -53,3 +59,63 @@ def test_time_formats_round_trip():
         assert abs(parse_time(vtt_time(t)) - t) < 0.001
     assert clock(754.46) == "00:12:34.5"
     assert srt_time(3723.5) == "01:02:03,500" and vtt_time(3723.5) == "01:02:03.500"
+
+
+# -- issue #9 item 18 ------------------------------------------------------------
+
+
+def test_no_one_word_cue_when_a_neighbour_can_take_the_word():
+    t = transcript([
+        ("SPEAKER_1", "We are also offering tax relief to small businesses that stay open through the winter.", 0, 0.3),
+        ("SPEAKER_2", "Tom, what does the port need most?", 30, 0.3),
+        ("SPEAKER_2", "Dredging, mostly. The channel silts up every single year now and ships wait.", 33, 0.3),
+        ("SPEAKER_2", "Yes.", 60, 0.3),
+    ])  # fmt: skip
+    cues = build_cues(t, speakers=False)
+    singles = [c.lines for c in cues if len(" ".join(c.lines).split()) == 1]
+    assert singles == [["Yes."]], singles  # alone in its turn, far from the rest: nothing could take it
+    words = " ".join(" ".join(c.lines) for c in cues).split()
+    assert words == " ".join(s.text for s in t.segments).split()
+    for c in cues:
+        assert len(c.lines) <= 2 and all(len(x) <= MAX_CHARS for x in c.lines) and c.end - c.start <= 7.0
+
+
+def _pieces() -> Transcript:
+    """Whisper's word pieces: "high-technology" comes as "high" and "-technology"."""
+    t = transcript([("SPEAKER_1", "It was high -technology work , the 40 % part of Port Ellis 's plan.", 0, 0.3)])
+    t.segments[0].text = " It was high-technology work, the 40% part of Port Ellis's plan."
+    return t
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt", "txt", "json"])
+def test_word_pieces_are_joined_the_same_way_in_every_format(fmt):
+    out = export(_pieces(), fmt)
+    text = " ".join(json.loads(out)["segments"][0]["text"].split()) if fmt == "json" else " ".join(out.split())
+    assert "high-technology work, the 40% part of Port Ellis's plan." in text, out
+    assert join_words(["high", "-technology", "work", ","]) == "high-technology work,"
+
+
+def test_subtitles_are_written_by_the_srt_and_webvtt_libraries():
+    import srt
+    import webvtt
+
+    t = transcript([("SPEAKER_1", "Hello there & welcome <all>.", 3723.5004, 0.4), ("SPEAKER_2", "Hi.", 3730, 0.4)])
+    subs = list(srt.parse(to_srt(t)))
+    assert [s.index for s in subs] == [1, 2] and subs[0].start.total_seconds() == pytest.approx(3723.5)
+    assert subs[0].content == "[SPEAKER_1] Hello there & welcome <all>."
+    vtt = webvtt.from_string(to_vtt(t))
+    assert vtt.captions[0].start == "01:02:03.500" and vtt.captions[1].voice == "SPEAKER_2"
+    assert "&amp;" in to_vtt(t) and "&lt;all&gt;" in to_vtt(t)
+    assert srt_time(1.9996) == "00:00:02,000" and vtt_time(1.9996) == "00:00:02.000"
+
+
+@pytest.mark.parametrize("name", ["interview.pdf", "interview.doc", "interview.SRTX"])
+def test_export_refuses_an_output_format_it_cannot_write(ingested, tmp_path, name):
+    vid = json.loads(run_cli("list", "--json", library=ingested).stdout)[0]["video"]
+    out = tmp_path / name
+    result = run_cli("export", vid, "-o", str(out), library=ingested)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+    assert "cannot write" in result.stderr and not out.exists()
+    ok = run_cli("export", vid, "-o", str(tmp_path / "subs.VTT"), library=ingested)
+    assert ok.exit_code == 0 and (tmp_path / "subs.VTT").read_text().startswith("WEBVTT")

@@ -34,6 +34,23 @@ class MediaInfo:
     format: str
     has_video: bool
     audio: list[AudioStream] = field(default_factory=list)
+    frame_rate: float = 0.0  # frames per second of the first video stream (30000/1001 for 29.97); 0.0 without
+    width: int = 0  # picture size of the first video stream; 0 without
+    height: int = 0
+
+
+# Rates written rounded ("29.97 fps") that are really NTSC fractions: timecode needs the exact value.
+_NTSC = {23.976: 24000 / 1001, 23.98: 24000 / 1001, 29.97: 30000 / 1001, 47.95: 48000 / 1001, 59.94: 60000 / 1001}
+
+
+def frame_rate(text: str | None) -> float:
+    """'30000/1001', '25/1', '29.97' or '25' as frames per second, NTSC rates exact; 0.0 if unknown."""
+    try:
+        num, _, den = (text or "").partition("/")
+        rate = float(num) / float(den or 1)
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+    return next((exact for shown, exact in _NTSC.items() if abs(rate - shown) < 0.006), rate)
 
 
 _SPECIAL = (
@@ -112,7 +129,13 @@ def _probe_ffprobe(p: Path, cmd: str) -> MediaInfo:
     duration = float(fmt.get("duration") or 0.0)
     if not streams:
         raise MediaError(p, "not a media file, or corrupt (no streams)")
-    return MediaInfo(str(p), duration, fmt.get("format_name", "?"), has_video, audio)
+    info = MediaInfo(str(p), duration, fmt.get("format_name", "?"), has_video, audio)
+    video = [s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]
+    if video:
+        v = video[0]
+        info.frame_rate = frame_rate(v.get("r_frame_rate")) or frame_rate(v.get("avg_frame_rate"))
+        info.width, info.height = int(v.get("width") or 0), int(v.get("height") or 0)
+    return info
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
@@ -139,8 +162,13 @@ def _probe_ffmpeg(p: Path) -> MediaInfo:
     duration = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) if m else 0.0
     fm = _INPUT.search(text)
     audio, has_video = [], False
+    fps_value, width, height = 0.0, 0, 0
     for kind, codec, rest in _STREAM.findall(text):
         if kind == "Video":
+            if "attached pic" not in rest and not has_video:
+                fps, size = re.search(r"([\d.]+) (?:fps|tbr)", rest), re.search(r", (\d+)x(\d+)", rest)
+                fps_value = frame_rate(fps[1]) if fps else 0.0
+                width, height = (int(size[1]), int(size[2])) if size else (0, 0)
             has_video = has_video or "attached pic" not in rest
             continue
         rate = re.search(r"(\d+) Hz", rest)
@@ -148,4 +176,4 @@ def _probe_ffmpeg(p: Path) -> MediaInfo:
         audio.append(AudioStream(len(audio), codec, int(rate[1]) if rate else 0, ch))
     if not audio and not has_video and "Stream #0:" not in text:
         raise MediaError(p, "not a media file, or corrupt (no streams)")
-    return MediaInfo(str(p), duration, fm[1] if fm else "?", has_video, audio)
+    return MediaInfo(str(p), duration, fm[1] if fm else "?", has_video, audio, fps_value, width, height)

@@ -329,7 +329,12 @@ SORTS = ("relevance", "time")
     help="Also show N segments before and after each hit (--json: a 'context' list per hit).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON array, in the --sort order.")
-def search(query, library_dir, speaker, video, limit, exact, as_json, sort="relevance", context_n=0):
+@click.option("--format", "sheet", type=click.Choice(("csv", "docx", "edl", "xml", "otio")), default=None,
+              help="The hits as a quote sheet (csv, docx) or an editor's timeline (edl, xml, otio).")  # fmt: skip
+@click.option("-o", "--output", "sheet_output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the --format file here (format from the extension if --format is not given).")  # fmt: skip
+def search(query, library_dir, speaker, video, limit, exact, as_json, sort="relevance", context_n=0, sheet=None,
+           sheet_output=None):  # fmt: skip
     """Find where QUERY was said: words, "phrases", AND/OR/NOT, tax*, fuzzy~.
 
     A query takes at most 500 characters and 40 words; a longer one is
@@ -360,6 +365,12 @@ def search(query, library_dir, speaker, video, limit, exact, as_json, sort="rele
     hits = result.hits
     if sort == "time":
         hits = sorted(hits, key=lambda h: (h.video, h.start))[:limit]
+    if sheet or sheet_output:  # quote sheet or timeline: pipeline.footage
+        from .footage.outputs import write_hits
+
+        if write_hits(library, hits, sheet, sheet_output, query, lambda line: click.echo(line, err=True)).failed:
+            sys.exit(int(ExitStatus.ERROR))
+        return
     contexts = _contexts(library, hits, context_n) if context_n else None
     _write_quietly_to_a_closed_pipe(lambda: _print_hits(query, result, hits, contexts, exact, as_json))
 
@@ -434,7 +445,7 @@ def _write_quietly_to_a_closed_pipe(write) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=click.Choice(FORMATS + ("docx",)),
     default=None,
     help="Output format (default: from -o's extension, else srt).",
 )
@@ -455,6 +466,16 @@ def export_cmd(video, library_dir, fmt, output, no_speakers):
         fail(str(e))
     if fmt is None:
         fmt = _format_for(output)
+    if fmt == "docx":  # binary: pipeline.footage.docx_transcript writes the file itself
+        from .footage.docx_transcript import write_docx
+        from .footage.outputs import check_folder
+
+        if output is None:
+            fail("--format docx needs -o FILE.docx", ExitStatus.USAGE)
+        check_folder(output)
+        write_docx(transcript, output, speakers=not no_speakers)
+        click.echo(f"wrote {printable(output)}", err=True)
+        return
     text = export(transcript, fmt, speakers=not no_speakers)
     if output is None:
         click.echo(text, nl=False)
@@ -614,6 +635,44 @@ def glossary_list(library_dir):
     """Print the glossary, one term a line."""
     for t in GlossaryFile(open_library(library_dir).glossary_path).terms():
         click.echo(t)
+
+
+# --------------------------------------------------------------------------- clips
+@main.command()
+@click.argument("query")
+@library_option
+@click.option("--speaker", default=None, help="Only this speaker (name or label, any case).")
+@click.option("--video", default=None, help="Only this video (id or path).")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True, help="At most this many hits.")
+@click.option("--exact", is_flag=True, help="No sounds-alike or fuzzy matches.")
+@click.option("--pad", type=click.FloatRange(0, 60), default=1.0, show_default=True,
+              help="Seconds kept before and after the words (moved out to word boundaries).")  # fmt: skip
+@click.option("--sentence", is_flag=True, help="Cut the whole sentence around each hit.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="One reel (.mp4 .mov .mkv .m4a), or a sheet or timeline (.csv .docx .edl .xml .otio).")  # fmt: skip
+@click.option("--separate", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="One file per hit in this folder.")  # fmt: skip
+@click.option("--burn-subtitles", is_flag=True, help="Draw the words spoken, with the speaker's name.")
+@click.option("--lower-third", is_flag=True, help="Name the video and time for the first seconds of each clip.")
+def clips(query, library_dir, speaker, video, limit, exact, pad, sentence, output, separate, burn_subtitles,
+          lower_third):  # fmt: skip
+    """Cut the hits for QUERY out of the videos: one reel (-o), or a file each (--separate)."""
+    from index.search import search as run_search
+
+    from .footage.outputs import make_clips
+    from .footage.render import Look
+
+    library = open_library(library_dir)
+    video_id = library.resolve(video).video_id if video else None
+    problem = index_problem(library)
+    if problem:
+        fail(problem)
+    hits = run_search(library.index_dir, query, speaker=speaker, video=video_id, limit=limit, exact=exact).hits
+    look = Look(subtitles=burn_subtitles, lower_third=lower_third)
+    outcome = make_clips(library, hits, output=output, separate=separate, pad=pad, sentence=sentence, look=look,
+                         query=query, echo=lambda line: click.echo(line, err=True))  # fmt: skip
+    if outcome.failed:
+        sys.exit(int(ExitStatus.ERROR))
 
 
 # --------------------------------------------------------------------------- serve

@@ -173,6 +173,17 @@ def test_reel_in_chunks_equals_one_pass(footage_lib, tmp_path):
     assert abs(a["video"][1] - 3.6) < 0.04 and abs(b["video"][1] - 3.6) < 0.04 and abs(b["audio"][1] - 3.6) < 0.04
 
 
+def test_a_late_audio_track_stays_on_the_pictures_timeline(tmp_path):
+    """late_audio's sound starts 1.5 s into the video: a cut from 1.0 s has 0.5 s of silence, then the words."""
+    src = fixture("late_audio.mp4")
+    clip = render([Cut(str(src), 1.0, 3.0, True)], tmp_path / "late.mp4", Format(True, 160, 120, 25.0))
+    audio = load_audio(clip)
+    assert np.abs(audio[: int(0.45 * 16000)]).max() < 1e-3, "the silence before the track starts is missing"
+    assert abs(source_offset(clip, src) - 1.0) <= 0.02
+    times = stream_times(clip)
+    assert abs(times["video"][0] - times["audio"][0]) < 0.04 and abs(times["video"][1] - times["audio"][1]) < 0.04
+
+
 def _frame(path: Path, t: float) -> np.ndarray:
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-ss", str(t), "-i", str(path),
            "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"]  # fmt: skip

@@ -345,8 +345,11 @@ def search(query, library_dir, speaker, video, limit, exact, as_json, sort="rele
     from index.search import search as run_search
 
     library = open_library(library_dir)
-    if not library.video_ids():
-        fail(f"the library {printable(library.root)} is empty: `interview-index ingest VIDEO...` first")
+    if not library.video_ids():  # said on stderr; the answer itself is still "no hits" (status 0, [])
+        click.echo(f"the library {printable(library.root)} is empty: `interview-index ingest VIDEO...`", err=True)
+        if as_json:
+            click.echo("[]")
+        return
     video_id = None
     if video:
         try:

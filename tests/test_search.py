@@ -487,7 +487,8 @@ def test_cli_filters_that_match_nothing_say_so(ingested, tmp_path):
     quiet = run_cli("search", "harbour", "--speaker", "SPEAKER_1", "--video", "three_voices.mp4", library=ingested)
     assert "no speaker" not in quiet.stderr
     empty = run_cli("search", "harbour", library=tmp_path / "new library")
-    assert empty.exit_code == 1 and "is empty" in empty.stderr and len(empty.stderr.splitlines()) == 1
+    assert empty.exit_code == 0 and "is empty" in empty.stderr and len(empty.stderr.splitlines()) == 1
+    assert json.loads(run_cli("search", "harbour", "--json", library=tmp_path / "new library").stdout) == []
 
 
 def test_cli_labels_fuzzy_hits_fuzzy(ingested):

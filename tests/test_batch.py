@@ -25,13 +25,22 @@ from index.writer import segment_counts
 from pipeline.library import Library
 
 from conftest import fixture, run_cli
-from fake_engine import DELAY_ENV
+from fake_engine import DELAY_ENV, install
 
 QUERIES = ["harbour", "budget", "the", '"tax relief"']
 
 
 FAKE_DELAY_S = 0.3
 NO_DIARIZE = "--no-diarize"
+
+
+def ingest_here(*args: str) -> dict:
+    """An ingest run in this process (fake engine, no delay): the runs nothing interrupts need no process."""
+    with pytest.MonkeyPatch.context() as mp:
+        install(mp)
+        result = run_cli("ingest", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
 
 
 def cli_argv(*args: str) -> list[str]:
@@ -97,9 +106,7 @@ def baseline(tmp_path_factory) -> dict:
     """An uninterrupted run over the same three files."""
     lib = tmp_path_factory.mktemp("baseline")
     files = copy_fixtures(tmp_path_factory.mktemp("media"))
-    argv = cli_argv("ingest", *map(str, files), "--language", "en", NO_DIARIZE, "--library", str(lib))
-    res = subprocess.run(argv, env=env(), capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
+    ingest_here(*map(str, files), "--language", "en", NO_DIARIZE, "--library", str(lib))
     return hits(lib)
 
 
@@ -122,9 +129,7 @@ def test_interrupted_ingest_resumes_to_the_same_index(tmp_path, baseline, sig, s
     assert sum(r["state"] == "done" for r in rows) >= 1
     assert any(r["state"] == "interrupted" for r in rows), rows
 
-    again = subprocess.run(argv + ["--json"], env=env(), capture_output=True, text=True)
-    assert again.returncode == 0, again.stderr
-    summary = json.loads(again.stdout)
+    summary = ingest_here(*map(str, files), "--language", "en", NO_DIARIZE, "--library", str(lib))
     assert summary["failed"] == 0 and summary["done"] + summary["skipped"] == 3
     assert summary["skipped"] >= 1
     assert_indexed_once(lib, 3)
@@ -239,16 +244,15 @@ def test_changed_file_replaces_its_entries_and_remove(tmp_path, fake_engine):
     assert library.video_ids() == [] and segment_counts(library.index_dir) == {}
 
 
-def test_long_file_resumes_mid_file_from_the_last_window(tmp_path):
+def test_long_file_resumes_mid_file_from_the_last_window(tmp_path, monkeypatch):
     """Windows of 8 s stand in for a long file's 10-minute windows: a run
     killed after some windows resumes at the next one, to the same transcript."""
     media = tmp_path / "media"
     (target,) = copy_fixtures(media, ("three_voices.mp4",))
     small = dict(env(), INTERVIEW_INDEX_WINDOW_S="8")
     whole_lib, lib = tmp_path / "whole", tmp_path / "lib"
-    one = subprocess.run(cli_argv("ingest", str(target), "--language", "en", NO_DIARIZE, "--library", str(whole_lib)),
-                         env=small, capture_output=True, text=True)  # fmt: skip
-    assert one.returncode == 0, one.stderr
+    monkeypatch.setenv("INTERVIEW_INDEX_WINDOW_S", "8")
+    ingest_here(str(target), "--language", "en", NO_DIARIZE, "--library", str(whole_lib))
     argv = cli_argv("ingest", str(target), "--language", "en", NO_DIARIZE, "--library", str(lib))
     proc = subprocess.Popen(argv, env=small, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
@@ -267,9 +271,8 @@ def test_long_file_resumes_mid_file_from_the_last_window(tmp_path):
     assert partial is not None, "never saw a window finished before the file"
     proc.kill()
     proc.wait()
-    again = subprocess.run(argv + ["--json"], env=small, capture_output=True, text=True)
-    assert again.returncode == 0, again.stderr
-    resumed = Library(lib).load_transcript(json.loads(again.stdout)["files"][0]["video_id"])
+    again = ingest_here(str(target), "--language", "en", NO_DIARIZE, "--library", str(lib))
+    resumed = Library(lib).load_transcript(again["files"][0]["video_id"])
     whole = next(Library(whole_lib).transcripts())
     kept = [(w["word"], w["start"]) for s in partial["segments"] for w in s["words"]]
     assert [(w.word, w.start) for w in resumed.words[: len(kept)]] == kept, "finished windows are kept as they were"

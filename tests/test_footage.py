@@ -260,6 +260,20 @@ def test_timelines_read_back_with_the_same_in_and_out_points(footage_lib, tmp_pa
         assert "Marsh: harbour" in text
 
 
+def test_clips_writes_a_timeline_of_its_own_cuts(footage_lib, tmp_path):
+    """`clips --sentence -o x.otio`: the timeline holds the sentence clips, as the reel would cut them."""
+    lib = Library(footage_lib)
+    clips = clips_for(lib, search(lib.index_dir, "relief").hits, pad=0.2, sentence=True)
+    out = run_cli("clips", "relief", "--sentence", "--pad", "0.2", "-o", str(tmp_path / "s.otio"), library=footage_lib)
+    assert out.exit_code == 0, out.output
+    [got] = otio.adapters.read_from_file(str(tmp_path / "s.otio")).video_tracks()[0].find_clips()
+    assert (got.source_range.start_time.value, got.source_range.duration.value) == (
+        clips[0].in_frame,
+        clips[0].out_frame - clips[0].in_frame,
+    )
+    assert got.metadata["interview_index"]["sentence"].startswith("The budget gives fishing families tax relief")
+
+
 def test_quote_sheet_csv_and_docx_hold_the_hits(footage_lib, tmp_path):
     from docx import Document
 

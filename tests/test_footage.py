@@ -257,6 +257,7 @@ def test_timelines_read_back_with_the_same_in_and_out_points(footage_lib, tmp_pa
     if fmt == "edl":
         text = dst.read_text()
         assert "FCM: DROP FRAME" in text and ";" in text.split("\n")[3], text  # drop-frame timecodes at 29.97
+        assert text.split("\n")[3].split()[6] == "01:00:00;00", text  # the record side starts at one hour
         assert "Marsh: harbour" in text
 
 

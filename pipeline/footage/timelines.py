@@ -28,12 +28,24 @@ def _reel(path: str) -> str:
     return (re.sub(r"[^A-Za-z0-9]", "", Path(path).stem).upper() or "AX")[:8]
 
 
+def is_drop_frame(rate: float) -> bool:
+    """29.97 and 59.94 are counted in drop-frame timecode, as NTSC cameras and editors do."""
+    return any(abs(rate - r) < 1e-6 for r in (30000 / 1001, 60000 / 1001))
+
+
+def record_start(rate: float) -> RationalTime:
+    """01:00:00:00 (01:00:00;00 in drop-frame: an hour of wall-clock time, not 108000 frames)."""
+    return otio.opentime.from_timecode(
+        RECORD_START.replace(":00:00:", ":00:00;") if is_drop_frame(rate) else RECORD_START, rate
+    )
+
+
 def build_timeline(clips: Sequence[Clip], name: str) -> otio.schema.Timeline:
     if not clips:
         raise ValueError("no clips for a timeline")
     rate = clips[0].rate
     timeline = otio.schema.Timeline(name=name)
-    timeline.global_start_time = otio.opentime.from_timecode(RECORD_START, rate)
+    timeline.global_start_time = record_start(rate)
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
     for c in clips:
@@ -63,6 +75,7 @@ def build_timeline(clips: Sequence[Clip], name: str) -> otio.schema.Timeline:
 
 
 _EVENT = re.compile(r"^(\d{3,}  .{8} )V    ", re.M)
+_TIMES = re.compile(r"^(\d{3,}  .*?C\s+)(\S+ \S+) (\S+) (\S+)$", re.M)  # event: source in/out, record in/out
 
 
 def _edl(timeline: otio.schema.Timeline, clips: Sequence[Clip], rate: float) -> str:
@@ -71,8 +84,15 @@ def _edl(timeline: otio.schema.Timeline, clips: Sequence[Clip], rate: float) -> 
     # B (picture and sound) for a video clip, A for an audio file.
     kinds = iter(["B    " if c.has_video else "A    " for c in clips])
     text = _EVENT.sub(lambda m: m[1] + next(kinds, "V    "), text)
-    drop = otio.opentime.RationalTime.is_valid_timecode_rate(rate) and abs(rate * 1001 % 1000) < 1e-6
-    fcm = "FCM: DROP FRAME" if drop and round(rate) in (30, 60) else "FCM: NON-DROP FRAME"
+    # It also ignores the timeline's start: record times begin at 01:00:00:00, as editors expect.
+    start = record_start(rate)
+
+    def shift(m: re.Match) -> str:
+        rec = [otio.opentime.to_timecode(otio.opentime.from_timecode(tc, rate) + start, rate) for tc in m.group(3, 4)]
+        return f"{m[1]}{m[2]} {rec[0]} {rec[1]}"
+
+    text = _TIMES.sub(shift, text)
+    fcm = "FCM: DROP FRAME" if is_drop_frame(rate) else "FCM: NON-DROP FRAME"
     head, _, rest = text.partition("\n")
     return f"{head}\n{fcm}\n{rest}" if head.startswith("TITLE:") else f"{fcm}\n{text}"
 

@@ -345,17 +345,17 @@ def search(query, library_dir, speaker, video, limit, exact, as_json, sort="rele
     from index.search import search as run_search
 
     library = open_library(library_dir)
-    if not library.video_ids():  # said on stderr; the answer itself is still "no hits" (status 0, [])
-        click.echo(f"the library {printable(library.root)} is empty: `interview-index ingest VIDEO...`", err=True)
-        if as_json:
-            click.echo("[]")
-        return
     video_id = None
     if video:
         try:
             video_id = library.resolve(video).video_id
         except LookupError as e:
             fail(str(e))
+    if not library.video_ids():  # said on stderr; the answer itself is still "no hits" (status 0, [])
+        click.echo(f"the library {printable(library.root)} is empty: `interview-index ingest VIDEO...`", err=True)
+        if as_json:
+            click.echo("[]")
+        return
     problem = index_problem(library)  # a deleted or incomplete index must not answer "no hits"
     if problem:
         fail(problem)

@@ -176,7 +176,7 @@ def cluster(
     min_speakers: int = 1,
     max_speakers: int = MAX_SPEAKERS,
 ) -> Clustering:
-    """Speaker label per chunk, and the speakers' unit centroids."""
+    """Speaker label per item (a window or a chunk of windows), and the speakers' unit centroids."""
     n = len(items)
     if n == 0:
         return Clustering(np.zeros(0, int), np.zeros((0, items.sums.shape[1])))

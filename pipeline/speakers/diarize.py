@@ -1,22 +1,28 @@
 """Speaker diarization on a plain CPU: who speaks when.
 
-    speech regions (vad) -> 1.6 s windows every 0.4 s, embedded (embed)
-    -> speakers found on ~3.6 s pieces of the regions (cluster)
-    -> every window scored against the speaker centroids, smoothed within
-       its region (Viterbi with a switch penalty), and cut into turns
-    -> if a region changed speaker without a pause, speakers are found
-       again without the windows that straddle the change.
+    speech regions (vad), with the short pauses inside them
+    -> 1.6 s windows every 0.4 s over each region (FIND), and over each
+       stretch between its pauses (LABEL), embedded (embed)
+    -> speakers found on the FIND windows, each window one item (cluster)
+    -> every LABEL window scored against the speaker centroids, smoothed
+       within its region (Viterbi; switching is cheaper at a pause), and cut
+       into turns, at the pause where a change falls between two stretches
+    -> if a region changed speaker, speakers are found again without the
+       windows that straddle the change.
 
-Clustering works on pieces rather than single windows: 1.6 s windows of two
-voices overlap in similarity, pieces of a few seconds separate cleanly. The
-windows then place a change that happens inside a region (to ~0.4 s). Audio
-goes through in 30 s blocks and only the open speech region is buffered, so
-memory does not grow with length beyond ~1 KB of embedding per 0.4 s of
-speech (25 MB for 3 hours).
+Speakers are found on single windows, not on longer pieces of a region: in a
+meeting people talk without pausing and a piece of a few seconds mixes their
+voices; the split test in `cluster` already compares window pairs, and
+needs more separation from speakers heard in few windows. Turns are placed by
+the stretch windows because a one-word answer between short pauses is heard
+whole only there. Audio goes through in 30 s blocks and only the open speech
+region is buffered, so memory does not grow with length beyond ~1-2 KB of
+embeddings per 0.4 s of speech.
 
-Limits, measured: the two closest espeak-ng voices tried (en-gb-x-rp+m1 and
-en-us+m3) sound alike to the encoder and are taken for one speaker; turns
-shorter than ~1 s with no pause around them are not resolved.
+Limits: the two closest espeak-ng voices tried (en-gb-x-rp+m1 and en-us+m3)
+sound alike to the encoder and are taken for one speaker; a change of speaker
+with no pause at all is placed to ~0.4 s; far-field meeting speech embeds
+poorly, and people heard for a second or two are not found.
 
 Contract used by the orchestrator:
 

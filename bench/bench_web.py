@@ -1,13 +1,13 @@
 """Web page latency: the search API's p50/p95 and the video page's time to first byte, over a real server.
 
 Two libraries: the bench interview (htp_interview.mp4, ingested once with the
-default engine into a temporary library, or `--library DIR` to reuse one) and
-a 100-hour synthetic library (bench_index.py's generator, indexed with two
-writers). uvicorn runs in a thread on 127.0.0.1; requests go through httpx over
+default engine into a temporary library, or into `--library DIR` once and
+reused) and a 100-hour synthetic library (bench_index.py's generator, indexed
+with two writers; `--large-library DIR` keeps it). uvicorn runs in a thread on 127.0.0.1; requests go through httpx over
 real sockets, as a browser's would. Floors: search p95 <= 50 ms (bench
 library) and <= 150 ms (100 hours); video page first byte <= 200 ms.
 
-    .venv/bin/python bench/bench_web.py [--library DIR] [--hours 100] [--runs 30] [--json out.json]
+    .venv/bin/python bench/bench_web.py [--library DIR] [--large-library DIR] [--hours 100] [--runs 30]
 """
 
 from __future__ import annotations
@@ -105,6 +105,21 @@ def time_searches(client: httpx.Client, url: str, queries: list[dict], runs: int
     }
 
 
+def time_direct(lib: Library, queries: list[dict], runs: int) -> dict:
+    """The same searches through index.search in this process: what the web layer adds is the difference."""
+    from index.search import search
+
+    every = []
+    for params in queries:
+        search(lib.index_dir, params["q"], speaker=params.get("speaker"), limit=20)
+    for _ in range(runs):
+        for params in queries:
+            t0 = time.perf_counter()
+            search(lib.index_dir, params["q"], speaker=params.get("speaker"), limit=20)
+            every.append((time.perf_counter() - t0) * 1000)
+    return {"p50_ms": round(pct(every, 50), 1), "p95_ms": round(pct(every, 95), 1), "requests": len(every)}
+
+
 def time_first_byte(client: httpx.Client, url: str, runs: int) -> dict:
     times = []
     first = None
@@ -142,15 +157,23 @@ def bench_library(args, tmp: Path) -> Library:
     return lib
 
 
-def large_library(hours: float, tmp: Path) -> tuple[Library, int, float]:
+def large_library(hours: float, tmp: Path, where: Path | None = None) -> tuple[Library, int, float]:
     from bench_index import transcripts
 
     from index.writer import rebuild
 
+    if where is not None and Library(where).video_ids():
+        lib = Library(where)
+        n, secs = 0, 0.0
+        for t in lib.transcripts():
+            n, secs = n + len(t.segments), secs + t.duration
+        print(f"synthetic library reused: {len(lib.video_ids())} videos, {n} segments, {secs / 3600:.1f} hours")
+        return lib, n, secs / 3600
+
     per_segment_s = 5.4  # the generator's mean: 14 words of 0.35 s + 0.5 s pause
     ts = transcripts(int(hours * 3600 / per_segment_s))
     total_h = sum(t.duration for t in ts) / 3600
-    lib = Library(tmp / "large-library").ensure()
+    lib = Library(where or tmp / "large-library").ensure()
     t0 = time.perf_counter()
     for t in ts:
         lib.save_transcript(t)
@@ -169,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--library", type=Path, help="ingest the bench interview here once, and reuse it next time")
     ap.add_argument("--hours", type=float, default=100.0)
+    ap.add_argument("--large-library", type=Path, help="build the synthetic library here once, and reuse it next time")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
@@ -179,12 +203,14 @@ def main(argv: list[str] | None = None) -> int:
         vid = lib.video_ids()[0]
         with Server(lib) as s, httpx.Client(timeout=30) as c:
             report["bench_api_search"] = time_searches(c, s.url, BENCH_QUERIES, args.runs, "/api/search")
+            report["bench_direct_search"] = time_direct(lib, BENCH_QUERIES, args.runs)
             report["bench_page_search"] = time_searches(c, s.url, BENCH_QUERIES, args.runs, "/ui/search")
             report["video_page_ttfb"] = time_first_byte(c, f"{s.url}/videos/{vid}?t=60", args.runs)
-        large, segments, hours = large_library(args.hours, tmp)
+        large, segments, hours = large_library(args.hours, tmp, args.large_library)
         report["large"] = {"segments": segments, "hours": round(hours, 1)}
         with Server(large) as s, httpx.Client(timeout=30) as c:
             report["large_api_search"] = time_searches(c, s.url, LARGE_QUERIES, args.runs, "/api/search")
+            report["large_direct_search"] = time_direct(large, LARGE_QUERIES, args.runs)
             report["large_video_page_ttfb"] = time_first_byte(c, f"{s.url}/videos/{large.video_ids()[0]}", args.runs)
 
     report["load_after"] = [round(x, 1) for x in os.getloadavg()]
@@ -200,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:18} p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  ({r['requests']} requests)")
         for q, ms in r["per_query_p50_ms"].items():
             print(f"    {q:34} p50 {ms:6.1f} ms  p95 {r['per_query_p95_ms'][q]:6.1f} ms")
+    for name in ("bench_direct_search", "large_direct_search"):
+        r = report[name]
+        print(f"{name:18} p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  (index.search in process, no HTTP)")
     for name in ("video_page_ttfb", "large_video_page_ttfb"):
         r = report[name]
         first, p50, p95 = r["first_view_ms"], r["p50_ms"], r["p95_ms"]

@@ -493,6 +493,7 @@ def test_edit_round_trip_keeps_untouched_timings_and_indexes(own):
     new_words = [w.word for w in seg.words]
     new_words[i] = new_words[i].replace("harbour", "Quayside")
     new_text = " ".join(new_words[:1] + ["really"] + new_words[1:])  # one changed word, one inserted
+    assert "Quayside" not in c.get(f"/videos/{vid}").text  # the page (and its cache) before the edit
     r = post(c, f"/api/videos/{vid}/segments/0", {"text": new_text, "base": seg.text})
     assert r.status_code == 200, r.text
     after = lib.load_transcript(vid)
@@ -508,6 +509,9 @@ def test_edit_round_trip_keeps_untouched_timings_and_indexes(own):
     assert seg.words[0].end <= really.start <= really.end <= seg.words[1].start  # the gap it went into
     assert after.edits and after.edits[-1]["segment"] == 0 and after.edits[-1]["after"] == new_text
     assert after.segments[1:] == before.segments[1:]
+    page = c.get(f"/videos/{vid}").text  # never the cached page from before the edit
+    assert f">{q.word}</span>" in page and f'data-text="{new_text}"' in page
+    assert c.get(f"/api/videos/{vid}").json() == to_json_dict(after)
     hits = c.get("/api/search", params={"q": "quayside", "exact": "1"}).json()
     assert len(hits) == 1 and hits[0]["video"] == vid and hits[0]["start"] == pytest.approx(q.start, abs=0.002)
     assert c.get("/api/search", params={"q": "quayside", "exact": "1"}).json() == json.loads(

@@ -15,15 +15,20 @@ is the path that transcript recorded, never a path taken from the request.
 
 from __future__ import annotations
 
+import html
 import json
 import mimetypes
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from markupsafe import Markup, escape
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from index.errors import SearchIndexError
@@ -77,11 +82,47 @@ def _transcript(request: Request, video_id: str) -> Transcript:
         real = lib.transcript_path(video_id).resolve(strict=True)
         if real.parent != lib.transcripts_dir.resolve() or not real.is_file():
             raise missing
-        return lib.load_transcript(video_id)
+        return _cache.get(lib, video_id, real)
     except (OSError, RuntimeError, LookupError) as e:  # gone, a symlink loop, damaged
         raise ApiError(404, str(e) if isinstance(e, LookupError) else missing.message) from None
     except ValueError as e:  # an id the library refuses, or (older libraries) unreadable JSON
         raise ApiError(404, f"{video_id}: {e}") from None
+
+
+class _TranscriptCache:
+    """The last few transcripts read, per file identity (inode, size, mtime): a long interview
+    takes a tenth of a second to load, and opening several hits of one video reads it each time.
+    A save replaces the file (new inode), so an edited transcript is never served stale.
+    Callers must not change what they get (edits load their own copy under the video's lock)."""
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self.items: OrderedDict[tuple, tuple[Transcript, list]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def _key(self, lib: Library, video_id: str, path: Path) -> tuple:
+        st = path.stat()
+        return (str(lib.root), video_id, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def get(self, lib: Library, video_id: str, path: Path) -> Transcript:
+        return self.entry(lib, video_id, path)[0]
+
+    def entry(self, lib: Library, video_id: str, path: Path) -> tuple[Transcript, list]:
+        key = self._key(lib, video_id, path)
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        t = lib.load_transcript(video_id)
+        value: tuple[Transcript, list] = (t, [])  # the list holds the page's paragraphs once built
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+_cache = _TranscriptCache()
 
 
 def _video_filter(request: Request, ref: str | None) -> str | None:
@@ -277,6 +318,25 @@ def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
     return HTMLResponse(page, headers=NO_STORE)
 
 
+def _stream(request: Request, name: str, **context: Any) -> StreamingResponse:
+    """A long page sent as it is rendered: the player and its header go out before the whole transcript."""
+    template = request.app.state.templates.get_template(name)
+    chunks = template.generate(token_mode=request.app.state.token_mode, **context)
+
+    def batched() -> Iterator[bytes]:  # Jinja yields tiny pieces; send them in 64 KB writes
+        buf: list[str] = []
+        size = 0
+        for piece in chunks:
+            buf.append(piece)
+            size += len(piece)
+            if size >= 65536 or "</video>" in piece or "</audio>" in piece:
+                yield "".join(buf).encode()
+                buf, size = [], 0
+        yield "".join(buf).encode()
+
+    return StreamingResponse(batched(), media_type="text/html; charset=utf-8", headers=NO_STORE)
+
+
 def search_page(request: Request) -> Response:
     p = request.query_params
     return _render(request, "search.html", q=p.get("q", ""), speaker=p.get("speaker", ""),
@@ -303,13 +363,26 @@ def _float(request: Request, name: str) -> float | None:
     return value
 
 
+def words_html(seg) -> Markup:
+    """A segment's words as clickable spans, every word escaped.
+
+    Built here rather than in a template loop: a long interview has tens of
+    thousands of words, and this is about ten times faster than Jinja's loop.
+    """
+    if not seg.words:
+        return escape(seg.text) + Markup(" ")
+    esc = html.escape
+    return Markup(
+        "".join(f'<span class="w" data-s="{w.start}" data-e="{w.end}">{esc(w.word)}</span> ' for w in seg.words)
+    )
+
+
 def turns(t: Transcript) -> list[dict[str, Any]]:
     """Paragraphs: consecutive segments of one speaker, each segment with its words."""
     colour = {s.label: i % 8 for i, s in enumerate(t.speakers)}
     out: list[dict[str, Any]] = []
     for i, seg in enumerate(t.segments):
-        words = seg.words or []
-        entry = {"index": i, "text": seg.text, "start": seg.start, "words": words}
+        entry = {"index": i, "text": seg.text, "start": seg.start, "words_html": words_html(seg)}
         if out and out[-1]["label"] == seg.speaker:
             out[-1]["segments"].append(entry)
         else:
@@ -317,6 +390,19 @@ def turns(t: Transcript) -> list[dict[str, Any]]:
                         "colour": colour.get(seg.speaker, 7), "start": seg.start, "clock": clock(seg.start),
                         "segments": [entry]})  # fmt: skip
     return out
+
+
+def _turns_cached(request: Request, t: Transcript) -> list[dict[str, Any]]:
+    lib = library(request)
+    try:
+        cached, built = _cache.entry(lib, t.video_id, lib.transcript_path(t.video_id).resolve(strict=True))
+    except OSError:
+        return turns(t)
+    if cached is not t:  # replaced since `t` was read: build from what the page shows
+        return turns(t)
+    if not built:
+        built.append(turns(t))
+    return built[0]
 
 
 def video_page(request: Request) -> Response:
@@ -331,7 +417,7 @@ def video_page(request: Request) -> Response:
         "hitEnd": hit_end if hit_end is not None else hit_start,
         "q": request.query_params.get("q", ""),
     }
-    return _render(request, "video.html", t=t, turns=turns(t), play=play, data=data, formats=FORMATS,
+    return _stream(request, "video.html", t=t, turns=_turns_cached(request, t), play=play, data=data, formats=FORMATS,
                    duration=clock(t.duration), q=data["q"])  # fmt: skip
 
 

@@ -63,6 +63,8 @@
   }
 
   function seek(t) {
+    delete player.dataset.seekedAt;
+    player.addEventListener("seeked", () => { player.dataset.seekedAt = String(player.currentTime); }, { once: true });
     player.currentTime = Math.max(0, t);
     player.dataset.lastSeek = String(t);
     update();

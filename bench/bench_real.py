@@ -11,13 +11,18 @@ so the numbers are the ones a user gets. Per file:
 
 - DER, frame-based (10 ms), no collar, optimal one-to-one speaker mapping
   (Hungarian), scored inside the UEM when there is one. The hypothesis is the
-  saved transcript's segments (start, end, speaker): what users see. Where
+  saved transcript's speaker turns (`Transcript.turns()`: consecutive segments
+  of one speaker joined across pauses under `TURN_PAUSE_S`), as the reference
+  RTTM marks a turn from its first to its last word. Where
   reference speakers overlap each one counts (a frame with two reference
   speakers and one hypothesis speaker is at least one missed speaker).
 - its parts: missed speech, false alarm, speaker confusion;
 - speakers found (distinct labels on the segments) against the reference's;
-- the share of reference speech time covered by transcript words (a frame is
-  covered when some word, widened by 0.2 s each side, spans it);
+- the share of reference speech time covered by transcript words: a frame is
+  covered when it lies in a run of words (words joined across pauses under
+  `TURN_PAUSE_S`, whoever speaks them), widened by 0.2 s each side. A pause
+  between two sentences of a reading is not dropped speech; an utterance
+  with no words is.
 - for the two synthetic interviews, WER of the ingest and of faster-whisper's
   defaults on the same file (`WhisperModel(packaged base, int8)`, beam 5,
   word timestamps) side by side.
@@ -41,6 +46,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline.transcript import TURN_PAUSE_S  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "bench"
 REAL = SHARED / "real"
 SYNTHETIC = [SHARED / "htp_interview.mp4", SHARED / "htp_noisy.mp4"]
@@ -115,6 +122,17 @@ def der(reference: list[Turn], hypothesis: list[Turn], uem=None, duration: float
     t = max(1, total)
     return {"der": (miss + fa + confusion) / t, "miss": miss / t, "false_alarm": fa / t, "confusion": confusion / t,
             "ref_speech_s": total * FRAME, "speakers_found": len(hyp_names)}  # fmt: skip
+
+
+def word_runs(words: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Words joined across pauses shorter than a turn's (TURN_PAUSE_S)."""
+    runs: list[list[float]] = []
+    for a, b in sorted(words):
+        if runs and a - runs[-1][1] < TURN_PAUSE_S:
+            runs[-1][1] = max(runs[-1][1], b)
+        else:
+            runs.append([a, b])
+    return [(a, b) for a, b in runs]
 
 
 def word_coverage(reference: list[Turn], words: list[tuple[float, float]], uem=None) -> float:
@@ -192,8 +210,8 @@ def measure(files: list[Path], with_wer: bool) -> list[Row]:
             if result.status != "done":
                 raise SystemExit(f"{path.name}: ingest {result.status}: {result.error}")
             transcript = library.load_transcript(result.video_id)
-            hypothesis = [(s.start, s.end, s.speaker or "?") for s in transcript.segments]
-            words = [(w.start, w.end) for s in transcript.segments for w in s.words]
+            hypothesis = [(t.start, t.end, t.speaker or "?") for t in transcript.turns()]
+            words = word_runs([(w.start, w.end) for w in transcript.words])
             row = Row(path.name, group_of(path), der(reference, hypothesis, uem, transcript.duration),
                       len({t[2] for t in reference}), word_coverage(reference, words, uem), seconds)  # fmt: skip
             if with_wer and path in SYNTHETIC:

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 2  # 2: `dropped` (version 1 files read as having dropped nothing on record)
+# A speaker's pause shorter than this stays inside their turn: readers and interviewees
+# pause between sentences without giving up the floor.
+TURN_PAUSE_S = 1.0
 
 
 @dataclass
@@ -59,6 +62,16 @@ class Dropped:
 
 
 @dataclass
+class SpeakerTurn:
+    """Who held the floor from when to when: consecutive segments of one speaker."""
+
+    start: float
+    end: float
+    speaker: str | None
+    segments: list[Segment]
+
+
+@dataclass
 class Transcript:
     video_id: str
     path: str
@@ -99,6 +112,19 @@ class Transcript:
     @property
     def text(self) -> str:
         return " ".join(s.text for s in self.segments).strip()
+
+    def turns(self, max_pause_s: float | None = TURN_PAUSE_S) -> list[SpeakerTurn]:
+        """Speaker turns: consecutive segments of one speaker, joined across pauses shorter
+        than `max_pause_s` (None: any pause, as a transcript's paragraphs are)."""
+        out: list[SpeakerTurn] = []
+        for seg in self.segments:
+            last = out[-1] if out else None
+            if last and last.speaker == seg.speaker and (max_pause_s is None or seg.start - last.end < max_pause_s):
+                last.segments.append(seg)
+                last.end = max(last.end, seg.end)
+            else:
+                out.append(SpeakerTurn(seg.start, seg.end, seg.speaker, [seg]))
+        return out
 
     # -- serialisation ------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -56,7 +56,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from faster_whisper.transcribe import get_compression_ratio
 
 from ..options import TranscribeOptions
 from ..transcript import Dropped, Segment
@@ -110,6 +109,14 @@ def _as_audio(audio: np.ndarray) -> np.ndarray:
     return audio if audio.flags.writeable else audio.copy()
 
 
+def compression_ratio(text: str) -> float:
+    """Whisper's repetition measure, as faster-whisper computes it (imported late: the
+    package costs most of a CLI start, and only transcription needs it)."""
+    from faster_whisper.transcribe import get_compression_ratio
+
+    return get_compression_ratio(text)
+
+
 def _guard(segments: list[Segment], options: TranscribeOptions, dropped: list[Dropped] | None = None) -> list[Segment]:
     """Drop repetition loops that even the temperature fallback did not decode away; record them in `dropped`."""
     limit = options.compression_ratio_threshold
@@ -117,7 +124,7 @@ def _guard(segments: list[Segment], options: TranscribeOptions, dropped: list[Dr
         return segments
     kept = []
     for seg in segments:
-        if get_compression_ratio(seg.text) > limit:
+        if compression_ratio(seg.text) > limit:
             log.warning("dropped a repetitive segment at %.1f s: %.60r", seg.start, seg.text)
             if dropped is not None:
                 dropped.append(Dropped(seg.start, seg.end, REPETITIVE, seg.text))

@@ -292,9 +292,7 @@ def ingest(videos, library_dir, engine, model, language, beam_size, num_speakers
         line = f"{done} done, {skipped} skipped, {failed} failed"
         if summary.interrupted:
             line += " (interrupted: run the same command again to finish)"
-        click.echo(line, err=True)
-        for r in summary.failed:
-            click.echo(f"  failed: {r.error}", err=True)
+        click.echo(line, err=True)  # each failure had its own `error:` line as it happened
     if summary.interrupted:
         sys.exit(int(ExitStatus.INTERRUPTED))
     if failed:

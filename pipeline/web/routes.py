@@ -378,17 +378,17 @@ def words_html(seg) -> Markup:
 
 
 def turns(t: Transcript) -> list[dict[str, Any]]:
-    """Paragraphs: consecutive segments of one speaker, each segment with its words."""
+    """Paragraphs: the transcript's speaker turns (Transcript.turns, across any pause, as `export
+    --format txt` reads), each segment with its index (what a correction names) and its words."""
     colour = {s.label: i % 8 for i, s in enumerate(t.speakers)}
+    index = {id(seg): i for i, seg in enumerate(t.segments)}
     out: list[dict[str, Any]] = []
-    for i, seg in enumerate(t.segments):
-        entry = {"index": i, "text": seg.text, "start": seg.start, "words_html": words_html(seg)}
-        if out and out[-1]["label"] == seg.speaker:
-            out[-1]["segments"].append(entry)
-        else:
-            out.append({"label": seg.speaker, "name": t.speaker_name(seg.speaker) or "",
-                        "colour": colour.get(seg.speaker, 7), "start": seg.start, "clock": clock(seg.start),
-                        "segments": [entry]})  # fmt: skip
+    for turn in t.turns(None):
+        segments = [{"index": index[id(seg)], "text": seg.text, "words_html": words_html(seg)} for seg in turn.segments]
+        label = turn.speaker
+        name = t.speaker_name(label) or ""
+        out.append({"label": label, "name": name, "colour": colour.get(label, 7), "clock": clock(turn.start),
+                    "segments": segments})  # fmt: skip
     return out
 
 

@@ -712,3 +712,24 @@ def test_a_missing_index_is_503_with_the_cli_message_not_no_hits(own):
     assert r.status_code == 503
     assert r.json()["error"] == cli.stderr.strip().removeprefix("error: ")
     assert "reindex" in r.json()["error"]
+
+
+def test_a_hit_opens_lead_seconds_before_its_word(shared):
+    lib, ids = shared
+    for lead in (1.5, 0.0):
+        with TestClient(create_app(lib, lead=lead), base_url="http://127.0.0.1:8765") as c:
+            hit = c.get("/ui/search", params={"q": "lighthouse"}).json()["hits"][0]
+            query = dict(x.split("=", 1) for x in hit["href"].split("?", 1)[1].split("&"))
+            assert float(query["t"]) == pytest.approx(max(0.0, hit["start"] - lead), abs=0.01)
+            assert float(query["hs"]) == pytest.approx(hit["start"], abs=0.001)
+            assert query["q"] == "lighthouse"
+
+
+def test_media_gone_is_a_notice_on_the_page_and_404_for_the_file(own):
+    lib, ids, c = own
+    vid = ids["two_voices"]
+    Path(lib.load_transcript(vid).path).unlink()
+    page = c.get(f"/videos/{vid}")
+    assert page.status_code == 200 and "is not there any more" in page.text
+    r = c.get(f"/media/{vid}")
+    assert r.status_code == 404 and "gone" in r.json()["error"]

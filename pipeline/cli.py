@@ -697,27 +697,6 @@ def serve(library_dir, host, port, open_browser, token, lead):
         fail(str(e))
 
 
-# --------------------------------------------------------------------------- serve
-@main.command()
-@library_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address; any but 127.0.0.1 needs a token.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
-@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
-@click.option("--token", default=None, help="Access token (default for a non-local --host: a new one, printed).")
-@click.option("--lead", type=click.FloatRange(0, 30), default=1.5, show_default=True,
-              help="Seconds played before a hit's word when a hit is opened.")  # fmt: skip
-def serve(library_dir, host, port, open_browser, token, lead):
-    """A web page over the archive: search, click a hit, the video plays from the word."""
-    from .web.serve import ServeError
-    from .web.serve import serve as run_server
-
-    try:
-        run_server(open_library(library_dir), host=host, port=port, token=token, open_browser=open_browser,
-                   lead=lead, echo=lambda line: click.echo(line, err=True))  # fmt: skip
-    except ServeError as e:
-        fail(str(e))
-
-
 # --------------------------------------------------------------------------- demo
 def sample_video() -> Path:
     return Path(str(resources.files("pipeline") / "data" / "sample_interview.mp4"))

@@ -173,6 +173,21 @@ def test_a_word_stretched_back_over_a_pause_goes_by_its_end():
     assert [(s.speaker, s.text) for s in out] == [("SPEAKER_1", "A few months")]  # renumbered: first heard
 
 
+def test_the_last_word_of_a_turn_ends_where_the_speech_does():
+    # The recogniser ended "so." at 13.2 s; the voice fades out at 13.5 s (the turn's end).
+    turns = [Turn(10.0, 13.5, "SPEAKER_1"), Turn(14.0, 20.0, "SPEAKER_2"), Turn(21.0, 23.0, "SPEAKER_2")]
+    words = [Word("do", 12.7, 13.0), Word("so.", 13.0, 13.2), Word("Yes", 14.2, 14.5), Word("it", 14.6, 14.8),
+             Word("was.", 21.1, 21.4)]  # fmt: skip
+    out, _ = assign_speakers([Segment(12.7, 21.4, "do so. Yes it was.", words)], turns)
+    ends = {w.word: w.end for s in out for w in s.words}
+    assert ends["so."] == 13.5  # extended to the end of the detected speech
+    assert ends["do"] == 13.0 and ends["Yes"] == 14.5  # another word follows inside the turn: untouched
+    assert ends["it"] == 15.3  # by at most half a second, however long the turn runs on
+    assert ends["was."] == 21.9
+    assert [s.end for s in out] == [13.5, 21.9]  # segments end with their words
+    assert words[1].end == 13.2  # inputs are not modified
+
+
 # -- silence and length -------------------------------------------------------------
 def test_silence_gives_no_turns_and_one_speaker_at_most():
     silent = load_audio(FIXTURES / "silence.mp4")

@@ -7,10 +7,10 @@ are for machines.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
+from ..atomic import write_bytes_atomic
 from ..timefmt import clock
 from ..transcript import Transcript
 
@@ -30,15 +30,10 @@ def turns(transcript: Transcript, speakers: bool = True) -> list[tuple[float, st
 
 
 def save_atomic(doc, dst: Path) -> None:
-    """Save a python-docx Document under a temporary name beside `dst`, then rename: never half a file."""
-    dst = Path(dst)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=".docx", dir=dst.absolute().parent)
-    os.close(fd)
-    try:
-        doc.save(tmp)
-        os.replace(tmp, dst)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    """Save a python-docx Document through the one atomic write: never half a file."""
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    write_bytes_atomic(dst, buffer.getvalue(), mode=0o644)
 
 
 def write_docx(transcript: Transcript, dst: Path, speakers: bool = True) -> None:

@@ -16,12 +16,12 @@ length, so playback highlighting and search times stay close.
 from __future__ import annotations
 
 import difflib
-import fcntl
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+
+from filelock import FileLock
 
 from ..library import Library
 from ..manage import rename_speakers
@@ -36,19 +36,16 @@ class EditConflict(Exception):
 
 
 @contextmanager
-def video_lock(library: Library, video_id: str) -> Iterator[None]:
+def video_lock(library: Library, video_id: str, purpose: str = "edit") -> Iterator[None]:
     """Exclusive hold on a video's transcript, in this process and across processes."""
-    key = (str(library.root), video_id)
+    key = (str(library.root), f"{video_id}.{purpose}")
     with _guard:
         tlock = _thread_locks.setdefault(key, threading.Lock())
     with tlock:
-        library.locks_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(library.locks_dir / f"{video_id}.edit.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        path = library.lock_path(video_id).with_suffix(f".{purpose}.lock")  # from the validated id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(path, thread_local=False):  # released by the kernel if the process dies
             yield
-        finally:
-            os.close(fd)  # releases the flock
 
 
 def _index(library: Library, transcript: Transcript) -> None:

@@ -78,7 +78,7 @@ def audio_copy(library: Library, t: Transcript) -> Path:
 
     dst = library.root / "playback" / f"{t.video_id}.m4a"
     src = Path(t.path)
-    with video_lock(library, t.video_id + ".playback"):
+    with video_lock(library, t.video_id, "playback"):
         if not dst.is_file() or dst.stat().st_mtime < src.stat().st_mtime:
             transcode_audio(src, dst)
     return dst

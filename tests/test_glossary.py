@@ -68,6 +68,22 @@ def test_steered_names_replace_what_the_plain_pass_misheard():
     assert out[0].words[2].start == steered[0].words[2].start  # the steered word keeps its time
 
 
+def test_a_steered_word_pulled_to_within_a_letter_or_two_of_a_term_is_the_term():
+    # Told about "Dravenholt", the model heard "Travelholt" as "Dravenhold": not the term, but nearer.
+    plain = [seg(0.0, "Our guest runs Travelholt, a small firm.")]
+    steered = [seg(0.0, "Our guest runs Dravenhold, a small firm.")]
+    (out,) = merge_glossary(plain, steered, ["Dravenholt"])
+    assert out.text == "Our guest runs Dravenholt, a small firm."
+    assert out.words[3].start == steered[0].words[3].start
+    # Not when the plain word is as near (steering did not move it), nor when the steered word is far off.
+    nearer = [seg(0.0, "Our guest runs Dravenholte, a small firm.")]
+    assert merge_glossary(nearer, steered, ["Dravenholt"]) == nearer
+    far = [seg(0.0, "Our guest runs Drovenhall, a small firm.")]
+    assert merge_glossary(plain, far, ["Dravenholt"]) == plain
+    common = [seg(0.0, "Our guest runs boats, a small firm.")]
+    assert merge_glossary(common, [seg(0.0, "Our guest runs boat, a small firm.")], ["Boatwright"]) == common
+
+
 def test_a_glossary_term_the_plain_pass_heard_is_never_replaced():
     plain = [seg(0.0, "Alexander, Belarusian media reported that Skilkovo residents approached Belarusian companies")]
     steered = [seg(0.0, "Alexander, BelAZ and media reported that Skolkovo residents approached BelAZ company")]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
 from index.normalize import tokens
 
@@ -85,6 +86,41 @@ def drop_glossary_echoes(
     return out
 
 
+_TRAILING = ".,;:!?\"')"
+# A steered word this close to a term (edits per letter of the term) is the term misspelled.
+MAX_TERM_EDITS = 0.25
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def _pulled_toward(plain: str, steered: str, glossary: list[str]) -> str | None:
+    """The one-word term that steering moved a word toward, if the steered word is nearly it.
+
+    Told about "Vellacourt", the model heard "Melacort" as "Millacourt": not the
+    term, but nearer to it than the plain word and a letter or two from it. A
+    name unknown to the model comes out misspelled even when steered; a common
+    word the plain decoding heard right is not moved toward a name by steering.
+    """
+    p, s = _word_key(plain), _word_key(steered)
+    best: tuple[int, str] | None = None
+    for term in glossary:
+        key = "".join(tokens(term))
+        if len(tokens(term)) != 1 or len(key) < 5:
+            continue
+        d = _edits(s, key)
+        if d <= MAX_TERM_EDITS * len(key) and d < _edits(p, key) and (best is None or d < best[0]):
+            best = (d, term.strip())
+    return best[1] if best else None
+
+
 def merge_glossary(plain: list[Segment], steered: list[Segment], glossary: Iterable[str]) -> list[Segment]:
     """The plain decoding, with the steered one's glossary terms where it had other words.
 
@@ -115,6 +151,11 @@ def merge_glossary(plain: list[Segment], steered: list[Segment], glossary: Itera
             continue
         if any(s_marks[j1:j2]) and not any(p_marks[i1:i2]):
             take[i1] = (i2, sw[j1:j2])
+        elif i2 - i1 == 1 and j2 - j1 == 1 and not p_marks[i1]:
+            term = _pulled_toward(pw[i1].word, sw[j1].word, glossary)
+            if term is not None:
+                w = sw[j1]
+                take[i1] = (i2, [replace(w, word=term + w.word[len(w.word.rstrip(_TRAILING)) :])])
     if not take:
         return plain
     owner = [k for k, seg in enumerate(plain) for _ in seg.words]  # plain word -> its segment

@@ -32,11 +32,11 @@ class Gate:
         from faster_whisper.vad import SpeechTimestampsMap, VadOptions, get_speech_timestamps
 
         vad = VadOptions(min_silence_duration_ms=options.vad_min_silence_ms, speech_pad_ms=options.vad_speech_pad_ms)
-        chunks = get_speech_timestamps(audio, vad, sampling_rate=SAMPLE_RATE)
-        self.regions = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in chunks]
-        if chunks:
-            self.audio = np.concatenate([audio[c["start"] : c["end"]] for c in chunks])
-            self.map = SpeechTimestampsMap(chunks, SAMPLE_RATE)
+        spans = get_speech_timestamps(audio, vad, sampling_rate=SAMPLE_RATE)  # faster-whisper's "chunks"
+        self.regions = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in spans]
+        if spans:
+            self.audio = np.concatenate([audio[c["start"] : c["end"]] for c in spans])
+            self.map = SpeechTimestampsMap(spans, SAMPLE_RATE)
         else:
             self.audio = np.zeros(0, np.float32)
 
@@ -52,9 +52,9 @@ class Gate:
             if not token:
                 continue
             ws, we = float(get("start")), float(get("end"))
-            if self.map is not None:  # both ends in the chunk of the word's middle, as faster-whisper does
-                chunk = self.map.get_chunk_index((ws + we) / 2)
-                ws, we = self.map.get_original_time(ws, chunk), self.map.get_original_time(we, chunk)
+            if self.map is not None:  # both ends in the span of the word's middle, as faster-whisper does
+                span = self.map.get_chunk_index((ws + we) / 2)
+                ws, we = self.map.get_original_time(ws, span), self.map.get_original_time(we, span)
             ws, we = self._clamp(ws), self._clamp(we)
             out.append(Word(word=token, start=ws, end=max(ws, we), probability=round(float(get("probability")), 4)))
         if out:

@@ -1,4 +1,4 @@
-"""Group speech windows (or longer chunks) into speakers, finding how many there are.
+"""Group speech windows (or longer pieces) into speakers, finding how many there are.
 
 Top-down: start with one speaker and keep splitting a cluster in two while
 the two halves are told apart, taking the clearest split first. A split is
@@ -47,18 +47,18 @@ SMALL_SEPARATION = 0.2  # ... must stand out this clearly: few windows make sepa
 
 @dataclass
 class Items:
-    """What clustering needs about each chunk of speech, additive over chunks."""
+    """What clustering needs about each item of speech (a window or a piece of windows), additive over items."""
 
-    sums: np.ndarray  # (n, d) sum of the chunk's window embeddings
-    counts: np.ndarray  # (n,) windows in the chunk
-    self_dot: np.ndarray  # (n,) |sums|^2: all window pairs of the chunk, overlapping or not
-    far_sum: np.ndarray  # (n,) summed similarity of the chunk's window pairs that do not overlap
+    sums: np.ndarray  # (n, d) sum of the item's window embeddings
+    counts: np.ndarray  # (n,) windows in the item
+    self_dot: np.ndarray  # (n,) |sums|^2: all window pairs of the item, overlapping or not
+    far_sum: np.ndarray  # (n,) summed similarity of the item's window pairs that do not overlap
     far_count: np.ndarray  # (n,)
     duration: np.ndarray  # (n,) seconds of speech
 
     @classmethod
     def from_windows(cls, vectors: np.ndarray, spans: np.ndarray, item: np.ndarray, rows: np.ndarray) -> Items:
-        """Chunk statistics of the windows `rows` of `vectors`; item[j] is the chunk of window rows[j].
+        """Item statistics of the windows `rows` of `vectors`; item[j] is the item of window rows[j].
 
         Windows are read by index and in blocks, so the (possibly float16)
         window store is never copied whole.
@@ -148,7 +148,7 @@ def _kmeans(x: np.ndarray, k: int, weights: np.ndarray, n_init: int = 8, seed: i
 
 
 def _refine(x: np.ndarray, labels: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
-    """Cosine k-means from a starting partition: each chunk to its nearest speaker centroid."""
+    """Cosine k-means from a starting partition: each item to its nearest speaker centroid."""
     for _ in range(30):
         c = _centroids(x, labels, weights, k)
         new = np.argmax(x @ c.T, axis=1)
@@ -176,15 +176,15 @@ def cluster(
     min_speakers: int = 1,
     max_speakers: int = MAX_SPEAKERS,
 ) -> Clustering:
-    """Speaker label per item (a window or a chunk of windows), and the speakers' unit centroids."""
+    """Speaker label per item (a window or a piece of windows), and the speakers' unit centroids."""
     n = len(items)
     if n == 0:
         return Clustering(np.zeros(0, int), np.zeros((0, items.sums.shape[1])))
     if num_speakers is not None:
         min_speakers = max_speakers = num_speakers
-    # Short chunks take part: in a meeting, some people only ever say a few
-    # words between pauses. Past MAX_ITEMS chunks (~1 hour of speech) speakers are found on an even
-    # subsample, which bounds the time; every chunk then joins its nearest speaker.
+    # Short items take part: in a meeting, some people only ever say a few
+    # words between pauses. Past MAX_ITEMS items (~1 hour of speech) speakers are found on an even
+    # subsample, which bounds the time; every item then joins its nearest speaker.
     solid = np.arange(n)
     if len(solid) > MAX_ITEMS:
         solid = solid[np.linspace(0, len(solid) - 1, MAX_ITEMS).round().astype(int)]

@@ -1,4 +1,4 @@
-"""Speech regions from silero-vad, fed in chunks so memory stays flat with length.
+"""Speech regions from silero-vad, fed in blocks so memory stays flat with length.
 
 The sequence export of silero-vad (shipped in the silero-vad wheel) scores a
 block of 32 ms frames in one onnxruntime call while carrying the LSTM state

@@ -32,15 +32,7 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "bench"
 FRAME = 0.01
 
-
-def read_rttm(path: Path) -> list[tuple[float, float, str]]:
-    turns = []
-    for line in Path(path).read_text().splitlines():
-        f = line.split()
-        if len(f) >= 8 and f[0] == "SPEAKER":
-            start, dur = float(f[3]), float(f[4])
-            turns.append((start, start + dur, f[7]))
-    return turns
+from bench_real import read_rttm  # noqa: E402  (one RTTM reader for the benches)
 
 
 def _frames(turns, n: int) -> np.ndarray:

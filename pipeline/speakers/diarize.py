@@ -27,6 +27,7 @@ poorly, and people heard for a second or two are not found.
 Contract used by the orchestrator:
 
     diarize(audio, *, num_speakers=None, min_speakers=1, max_speakers=MAX_SPEAKERS, progress=None) -> list[Turn]
+        (a `Turns`: also `.voices`, each label's mean window embedding, for pipeline.people)
     assign_speakers(segments, turns) -> (segments, speakers)
 """
 
@@ -46,7 +47,7 @@ from .cluster import Items, cluster
 from .embed import FIND, LABEL, WindowEmbedder
 from .vad import SpeechDetector
 
-__all__ = ["Turn", "diarize", "diarize_file", "diarize_stream", "assign_speakers"]
+__all__ = ["Turn", "Turns", "diarize", "diarize_file", "diarize_stream", "assign_speakers"]
 
 BLOCK_S = 30.0  # audio is read in blocks this long
 SWITCH_PENALTY = 0.15  # in cosine units: how much better a new speaker must fit to switch
@@ -59,6 +60,37 @@ class Turn:
     start: float
     end: float
     label: str  # "SPEAKER_1".. in order of first appearance
+
+
+class Turns(list):
+    """The turns (a plain list of Turn), and `voices`: each label's voice as (unit mean of the
+    windows placed in its turns, how many windows). pipeline.people keeps them as voiceprints,
+    so a speaker can be recognised in other recordings without embedding the audio again."""
+
+    voices: dict[str, tuple[np.ndarray, int]]
+
+    def __init__(self, turns: Iterable[Turn] = (), voices: dict[str, tuple[np.ndarray, int]] | None = None):
+        super().__init__(turns)
+        self.voices = voices or {}
+
+
+def _voices(turns: list[Turn], spans: np.ndarray, vectors: np.ndarray) -> dict[str, tuple[np.ndarray, int]]:
+    """Per label, the unit mean of the windows whose centre lies in one of its turns."""
+    centres = spans.mean(axis=1)
+    order = sorted(range(len(turns)), key=lambda i: turns[i].start)
+    starts = np.array([turns[i].start for i in order])
+    at = np.searchsorted(starts, centres, side="right") - 1  # the last turn starting before each centre
+    ends = np.array([turns[i].end for i in order] + [-1.0])
+    names = np.array([turns[i].label for i in order] + [""])
+    held = np.where((at >= 0) & (centres <= ends[at]), at, -1)
+    of = names[held]
+    out: dict[str, tuple[np.ndarray, int]] = {}
+    for label in dict.fromkeys(t.label for t in turns):
+        inside = of == label
+        if inside.any():
+            mean = vectors[inside].astype(np.float64).mean(axis=0)
+            out[label] = ((mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32), int(inside.sum()))
+    return out
 
 
 class _Analysis:
@@ -252,7 +284,7 @@ def diarize_stream(
     turns = _turns(emb.piece_spans, spans[lab], piece_of[lab], labels)
     if progress:
         progress(1.0)
-    return turns
+    return Turns(turns, _voices(turns, spans[lab], vectors[lab]))
 
 
 def diarize(

@@ -12,7 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: `dropped` (version 1 files read as having dropped nothing on record)
+# 2: `dropped` (version 1 files read as having dropped nothing on record)
+# 3: a speaker's link to a known person (`person`, `state`, `similarity`; older files read as unlinked)
+SCHEMA_VERSION = 3
+SUGGESTED, CONFIRMED = "suggested", "confirmed"  # Speaker.state: matched by voice, or named/confirmed by the user
 # A speaker's pause shorter than this stays inside their turn: readers and interviewees
 # pause between sentences without giving up the floor.
 TURN_PAUSE_S = 1.0
@@ -38,12 +41,25 @@ class Segment:
 
 @dataclass
 class Speaker:
+    """A voice of this recording. Linked to a known person (pipeline.people) it carries the
+    person's name, so every reader (index, exports, web page) shows it without the people store."""
+
     label: str  # stable label "SPEAKER_1", in order of first appearance
-    name: str | None = None  # user-given name (`speakers --rename`)
+    name: str | None = None  # the person's name, or a user-given name (`speakers --rename`)
+    person: str | None = None  # id of the known person this voice is (pipeline.people), if linked
+    state: str | None = None  # SUGGESTED (matched by voice) or CONFIRMED; None: unlinked
+    similarity: float | None = None  # cosine of this voice to the person's voiceprints when matched
 
     @property
     def display(self) -> str:
         return self.name or self.label
+
+    @property
+    def name_state(self) -> str | None:
+        """How sure the shown name is: the link's state; a plain user-given name is confirmed; no name, None."""
+        if self.state:
+            return self.state
+        return CONFIRMED if self.name else None
 
 
 @dataclass
@@ -97,6 +113,13 @@ class Transcript:
             if s.label == label:
                 return s.display
         return label
+
+    def speaker_state(self, label: str | None) -> str | None:
+        """`suggested` or `confirmed` for a named speaker, None for an unnamed one or no speaker."""
+        for s in self.speakers:
+            if s.label == label:
+                return s.name_state
+        return None
 
     def find_speaker(self, name_or_label: str) -> Speaker | None:
         key = name_or_label.casefold()

@@ -23,3 +23,18 @@ def test_turns_join_a_speakers_short_pauses_and_split_at_long_ones_and_speaker_c
         (7.1, 8, "A", 1),
     ]
     assert [(x.start, x.end) for x in t.turns(max_pause_s=None)][:1] == [(0, 6)]
+
+
+def test_schema_2_file_reads_with_unlinked_speakers():
+    """Version 2 files (before people across the archive) read as speakers linked to no one."""
+    from pipeline.transcript import SCHEMA_VERSION, Transcript
+
+    old = {"video_id": "a-1", "path": "/a.mp4", "duration": 1.0, "language": "en", "engine": "e", "model": "m",
+           "schema_version": 2, "speakers": [{"label": "SPEAKER_1", "name": "Anna"}, {"label": "SPEAKER_2"}]}  # fmt: skip
+    t = Transcript.from_dict(old)
+    assert t.schema_version == SCHEMA_VERSION == 3
+    anna, other = t.speakers
+    assert (anna.person, anna.state, anna.similarity) == (None, None, None)
+    assert t.speaker_state("SPEAKER_1") == "confirmed" and t.speaker_state("SPEAKER_2") is None
+    again = Transcript.from_dict(t.to_dict())
+    assert again.speakers == t.speakers

@@ -29,8 +29,9 @@ def test_schema_2_file_reads_with_unlinked_speakers():
     """Version 2 files (before people across the archive) read as speakers linked to no one."""
     from pipeline.transcript import SCHEMA_VERSION, Transcript
 
+    speakers = [{"label": "SPEAKER_1", "name": "Anna"}, {"label": "SPEAKER_2"}]
     old = {"video_id": "a-1", "path": "/a.mp4", "duration": 1.0, "language": "en", "engine": "e", "model": "m",
-           "schema_version": 2, "speakers": [{"label": "SPEAKER_1", "name": "Anna"}, {"label": "SPEAKER_2"}]}  # fmt: skip
+           "schema_version": 2, "speakers": speakers}  # fmt: skip
     t = Transcript.from_dict(old)
     assert t.schema_version == SCHEMA_VERSION == 3
     anna, other = t.speakers

@@ -10,6 +10,7 @@ analysis, not about recognition.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -19,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -64,6 +66,71 @@ def transcripts(n_segments: int, per_video: int = 500, seed: int = 7) -> list[Tr
         out.append(Transcript(f"vid{v:06d}", f"/media/vid{v:06d}.mp4", t, "en", "synthetic", "none",
                               segments=segs, speakers=[Speaker("SPEAKER_1", "Jane Doe")]))  # fmt: skip
     return out
+
+
+# Archive-scale generator (bench_scale.py, bench_web.py): the rate of real interviews,
+# 698 segments and 8,640 words an hour (12.4 words of 0.37 s a segment, 0.57 s between),
+# a few hundred capitalised names and a long tail of words heard once or twice.
+SEGMENTS_PER_HOUR = 698
+WORDS_PER_HOUR = 8640
+EXTRA_WORDS = "government minister election reform pension hospital school police".split()
+KNOWN_NAMES = "Skolkovo Okunev Minsk BelAZ Belarusian Vist Melacort Haddad Zurich Gazprom".split()
+FIRST = "Jane Omar Anna Peter Maria Ivan Sofia David Elena Paul Laura Felix Nadia Hugo Irene".split()
+LAST = "Doe Haddad Okunev Doyle Novak Berg Costa Varga Lindqvist Moreau Kowalski Brennan Sato Rossi".split()
+
+
+def scale_params(hours: float, seed: int = 7, names: int = 300, tail: int = 5000, per_video: int = 698) -> dict:
+    """The generator's parameters: what a cached library built from them is keyed by."""
+    return {"gen": 2, "hours": hours, "seed": seed, "names": names, "tail": tail, "per_video": per_video,
+            "seg_per_h": SEGMENTS_PER_HOUR, "words_per_h": WORDS_PER_HOUR}  # fmt: skip
+
+
+def name_list(rng: random.Random, n: int) -> list[str]:
+    out = list(KNOWN_NAMES)
+    while len(out) < n:
+        w = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
+        out.append(w.capitalize())
+    return list(dict.fromkeys(out))[:n]
+
+
+def scale_transcripts(params: dict) -> Iterator[Transcript]:
+    """Synthetic transcripts at the real rate, yielded one video at a time (1,000 h do not fit in memory)."""
+    rng = random.Random(params["seed"])
+    vocab = COMMON + EXTRA_WORDS + vocabulary(rng)
+    weights = list(itertools.accumulate(1.0 / (r + 1) for r in range(len(vocab))))  # Zipf
+    names = name_list(rng, params["names"])
+    name_weights = list(itertools.accumulate(1.0 / (r + 1) ** 0.7 for r in range(len(names))))
+    tail = [w + "x" for w in vocabulary(random.Random(params["seed"] + 1), params["tail"])]
+    people = [f"{f} {last}" for f in FIRST for last in LAST][: max(3, params["names"])]
+    n_segments = round(params["hours"] * params["seg_per_h"])
+    mean_words = params["words_per_h"] / params["seg_per_h"]
+    step = 0.37
+    pause = 3600 / params["seg_per_h"] - mean_words * step
+    lo = 6
+    hi = round(2 * mean_words) - lo  # randint(lo, hi) has mean (lo + hi) / 2
+    per_video = params["per_video"]
+    for v in range(0, n_segments, per_video):
+        labels = [f"SPEAKER_{i + 1}" for i in range(rng.randint(2, 3))]
+        speakers = [Speaker(lb, rng.choice(people)) for lb in labels]
+        if v == 0:
+            speakers[0] = Speaker("SPEAKER_1", "Jane Doe")
+        segs, t = [], 0.0
+        for _ in range(min(per_video, n_segments - v)):
+            text_words = rng.choices(vocab, cum_weights=weights, k=rng.randint(lo, hi))
+            for i in range(len(text_words)):
+                r = rng.random()
+                if r < 0.006:
+                    text_words[i] = rng.choices(names, cum_weights=name_weights)[0]
+                elif r < 0.007:
+                    text_words[i] = rng.choice(tail)
+            words = []
+            for w in text_words:
+                words.append(Word(w, round(t, 3), round(t + step - 0.05, 3)))
+                t += step
+            segs.append(Segment(words[0].start, words[-1].end, " ".join(text_words), words, rng.choice(labels)))
+            t += pause
+        yield Transcript(f"h{v // per_video:05d}", f"/media/h{v // per_video:05d}.mp4", t, "en", "synthetic", "none",
+                         segments=segs, speakers=speakers)  # fmt: skip
 
 
 def dir_size(path: Path) -> int:

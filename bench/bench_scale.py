@@ -1,0 +1,212 @@
+"""Search at archive scale: p50/p95 in process over synthetic 100 h and 1,000 h libraries (issue 14).
+
+The libraries come from bench_index.scale_transcripts (698 segments and
+~8,640 words an hour, a few hundred names, a tail of rare words), indexed by
+`writer.rebuild` with two writers as `reindex` does. Building 1,000 h takes
+minutes, so each library is cached under --cache (default
+/tmp/interview-index-scale) in a directory named by a hash of the generator's
+parameters; a re-run reuses it. Floors at 1,000 h (p95): 50 ms for words,
+AND, prefix and the speaker filter; 150 ms for a phrase and `the`; 300 ms for
+fuzzy, a misspelled name and no hits.
+
+    nice .venv/bin/python bench/bench_scale.py [--hours 100 1000] [--runs 20] [--profile NAME] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import json
+import os
+import pstats
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_index import scale_params, scale_transcripts  # noqa: E402
+
+from index import schema, store  # noqa: E402
+from index.search import search  # noqa: E402
+from index.writer import rebuild  # noqa: E402
+
+CACHE = Path(os.environ.get("INTERVIEW_INDEX_SCALE_CACHE", "/tmp/interview-index-scale"))
+DONE = "complete.json"
+
+# name -> (query, search keywords, p95 floor in ms at 1,000 h)
+QUERIES: dict[str, tuple[str, dict, float]] = {
+    "common word": ("people", {}, 50),
+    "rare word": ("{rare}", {}, 50),
+    "two-word AND": ("tax AND relief", {}, 50),
+    "phrase": ('"tax relief"', {}, 150),
+    "prefix": ("harb*", {}, 50),
+    "fuzzy": ("goverment~", {}, 300),
+    "speaker filter": ("budget", {"speaker": "Jane Doe"}, 50),
+    "misspelled name": ("Skolkavo", {}, 300),
+    "no hits": ("Fitzgerald", {}, 300),
+    "the": ("the", {}, 150),
+}
+
+
+def library_dir(params: dict, cache: Path = CACHE) -> Path:
+    key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    return cache / f"{params['hours']:g}h-{key}"
+
+
+def cached_library(hours: float, *, cache: Path = CACHE, transcripts: bool = False, procs: int = 2) -> Path:
+    """The library root for `hours` of synthetic interviews, built once (index in ROOT/index).
+
+    `transcripts` also saves every transcript through Library.save_transcript
+    (what the web app checks the index against); the search bench needs only the index.
+    """
+    params = scale_params(hours)
+    root = library_dir(params, cache)
+    done = root / DONE
+    if done.is_file():
+        info = json.loads(done.read_text())
+        if info.get("transcripts") or not transcripts:
+            return root
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    t0 = time.perf_counter()
+    gen = scale_transcripts(params)
+    if transcripts:
+        from pipeline.library import Library
+
+        lib = Library(root).ensure()
+
+        def saving(ts):
+            for t in ts:
+                lib.save_transcript(t)
+                yield t
+
+        gen = saving(gen)
+    n = rebuild(root / "index", gen, procs=procs)
+    secs = time.perf_counter() - t0
+    info = {"params": params, "videos": n, "build_s": round(secs, 1), "transcripts": transcripts,
+            "procs": procs, "built": time.strftime("%Y-%m-%dT%H:%M:%S")}  # fmt: skip
+    done.write_text(json.dumps(info, indent=1))
+    print(f"built {hours:g} h ({n} videos) in {secs:.1f} s into {root}", flush=True)
+    return root
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = (len(values) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def rare_word(index_dir: Path) -> str:
+    """A tail word (generator: a pseudo-word + 'x') with 2-10 segments: exact hits, but fewer than a page."""
+    s = store.open_searcher(index_dir)
+    with s:
+        r = s.reader()
+        for t in r.field_terms(schema.EXACT):
+            if t.endswith("x") and 2 <= r.doc_frequency(schema.EXACT, t) <= 10:
+                return t
+    return "zzzz"
+
+
+def index_facts(index_dir: Path) -> dict:
+    s = store.open_searcher(index_dir)
+    with s:
+        return {"segments": s.doc_count(), "whoosh_segments": len(s.reader().leaf_readers())}
+
+
+def time_queries(index_dir: Path, runs: int, only: list[str] | None = None) -> dict:
+    rare = rare_word(index_dir)
+    out = {}
+    for name, (q, kw, floor) in QUERIES.items():
+        if only and name not in only:
+            continue
+        q = q.format(rare=rare)
+        result = search(index_dir, q, **kw)  # warm-up: opens the index, fills caches
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            result = search(index_dir, q, **kw)
+            times.append((time.perf_counter() - t0) * 1000)
+        out[name] = {
+            "query": q + (f" [speaker={kw['speaker']}]" if "speaker" in kw else ""),
+            "p50_ms": round(statistics.median(times), 1),
+            "p95_ms": round(pct(times, 95), 1),
+            "hits": len(result.hits),
+            "total": result.total,
+            "first_match": result.hits[0].match if result.hits else "-",
+            "floor_ms": floor,
+        }
+    return out
+
+
+def profile(index_dir: Path, name: str, runs: int = 5) -> None:
+    q, kw, _ = QUERIES[name]
+    q = q.format(rare=rare_word(index_dir))
+    search(index_dir, q, **kw)
+    pr = cProfile.Profile()
+    pr.enable()
+    for _ in range(runs):
+        search(index_dir, q, **kw)
+    pr.disable()
+    print(f"\nprofile of {name!r} ({q}), {runs} runs:")
+    pstats.Stats(pr).sort_stats("cumulative").print_stats(30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, nargs="+", default=[100, 1000])
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--only", nargs="+", help="query names to time (default: all)")
+    ap.add_argument("--profile", help="cProfile this query name at each size")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    report: dict = {"load_before": [round(x, 1) for x in os.getloadavg()], "sizes": {}}
+    for hours in args.hours:
+        root = cached_library(hours, cache=args.cache)
+        index_dir = root / "index"
+        facts = index_facts(index_dir)
+        info = json.loads((root / DONE).read_text())
+        if args.profile:
+            profile(index_dir, args.profile)
+            continue
+        report["sizes"][f"{hours:g}"] = {**facts, "build_s": info["build_s"],
+                                         "queries": time_queries(index_dir, args.runs, args.only)}  # fmt: skip
+    report["load_after"] = [round(x, 1) for x in os.getloadavg()]
+    if args.profile:
+        return 0
+    sizes = list(report["sizes"])
+    print(f"\nload average before {report['load_before']}, after {report['load_after']} (2 cores)")
+    for h in sizes:
+        r = report["sizes"][h]
+        print(f"{h} h: {r['segments']} segments in {r['whoosh_segments']} whoosh segments (built in {r['build_s']} s)")
+    head = " | ".join(f"{h} h p50 | {h} h p95" for h in sizes)
+    print(f"\n| query | | {head} | hits ({sizes[-1]} h) | floor p95 |")
+    print("| --- | --- |" + " --- |" * (2 * len(sizes) + 2))
+    failed = []
+    for name in report["sizes"][sizes[-1]]["queries"]:
+        cells = []
+        for h in sizes:
+            r = report["sizes"][h]["queries"][name]
+            cells += [f"{r['p50_ms']:.1f} ms", f"{r['p95_ms']:.1f} ms"]
+        last = report["sizes"][sizes[-1]]["queries"][name]
+        ok = last["p95_ms"] <= last["floor_ms"]
+        if not ok:
+            failed.append(name)
+        verdict = f"{last['floor_ms']:.0f} ms {'PASS' if ok else 'FAIL'}"
+        print(f"| {name} | `{last['query']}` | " + " | ".join(cells)
+              + f" | {last['total']} ({last['first_match']}) | {verdict} |")  # fmt: skip
+    print(f"\nfloors at {sizes[-1]} h: " + ("all PASS" if not failed else "FAIL: " + ", ".join(failed)))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -65,6 +65,8 @@ class SpeakerStats:
     talk_time: float
     segments: int
     first_words: str
+    state: str | None = None  # the name's: suggested (matched by voice) or confirmed; None: unnamed
+    similarity: float | None = None  # cosine of the voice to the person's voiceprints, when matched
 
 
 def speaker_stats(transcript: Transcript, first_words: int = 12) -> list[SpeakerStats]:
@@ -79,24 +81,19 @@ def speaker_stats(transcript: Transcript, first_words: int = 12) -> list[Speaker
                 talk_time=round(sum(s.end - s.start for s in segs), 1),
                 segments=len(segs),
                 first_words=" ".join(words),
+                state=sp.name_state,
+                similarity=sp.similarity,
             )
         )
     return out
 
 
 def rename_speakers(library: Library, transcript: Transcript, names: dict[str, str]) -> Transcript:
-    """Name speakers (by label or current name); saved, then the index updated at once."""
-    for key, name in names.items():
-        sp = transcript.find_speaker(key)
-        if sp is None:
-            known = ", ".join(s.label + (f" ({s.name})" if s.name else "") for s in transcript.speakers)
-            raise LookupError(f"{transcript.video_id}: no speaker {key!r}; speakers are {known or 'none'}")
-        sp.name = name.strip() or None
-    library.save_transcript(transcript)
-    from index.writer import add_transcript
+    """Name speakers (by label or current name): each name is a known person with this voice among
+    their prints (pipeline.people); saved, then the index updated at once."""
+    from .people import name_speakers
 
-    add_transcript(library.index_dir, transcript)
-    return transcript
+    return name_speakers(library, transcript, names).transcript
 
 
 # -- remove ------------------------------------------------------------------------
@@ -132,6 +129,9 @@ def _remove_files(library: Library, key: str) -> None:
         pass  # the index must be rebuilt anyway, and a rebuild reads only the transcripts left
     library.transcript_path(key).unlink(missing_ok=True)
     library.asr_path(key).unlink(missing_ok=True)
+    from .people import PeopleStore
+
+    PeopleStore(library).drop_voices(key)  # its speakers' voices (people's prints stay until `people forget`)
     library.drop_job(key)
 
 

@@ -93,6 +93,7 @@ class _Prepared:
     info: MediaInfo | None = None
     audio: np.ndarray | None = None
     skip: str | None = None
+    turns: Any = None  # diarization's turns with each speaker's voice (pipeline.people keeps them)
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -324,7 +325,7 @@ class Ingestor:
                 glossary=list(opts.transcribe.glossary),
                 created=now(),
             )
-            self._keep_names(vid, speakers)
+            self._keep_names(transcript, prep.turns)
             self._set_stage(job, "save")
             lib.save_transcript(transcript)
         else:
@@ -423,18 +424,15 @@ class Ingestor:
             progress=lambda f: self.reporter.progress(str(prep.path), f),
             total_s=prep.info.duration if prep.info else None,
         )
+        prep.turns = turns
         return assign_speakers(segments, turns)
 
-    def _keep_names(self, video_id: str, speakers: list[Speaker]) -> None:
-        """Names given with `speakers --rename` survive a re-ingest (--force) of the same
-        content: carried over by label."""
-        try:
-            old = self.library.load_transcript(video_id)
-        except LookupError:  # none yet, or damaged
-            return
-        names = {s.label: s.name for s in old.speakers if s.name}
-        for s in speakers:
-            s.name = s.name or names.get(s.label)
+    def _keep_names(self, transcript: Transcript, turns: Any) -> None:
+        """People across the archive (pipeline.people): each speaker's voice kept, names given before
+        found again by voice (a re-ingest, --force, another engine or model), known voices suggested."""
+        from .people import link_after_ingest
+
+        link_after_ingest(self.library, transcript, turns)
 
     def _set_stage(self, job: Job, stage: str) -> None:
         job.stage = stage

@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from .timefmt import clock, vtt_time
-from .transcript import Segment, Transcript, Word
+from .transcript import Segment, Speaker, Transcript, Word
 
 FORMATS = ("srt", "vtt", "txt", "json")
 MAX_CHARS = 42
@@ -312,7 +312,9 @@ def to_json_dict(transcript: Transcript, speakers: bool = True) -> dict:
     def spk(label: str | None) -> dict:
         if not speakers:
             return {}
-        return {"speaker": transcript.speaker_name(label), "speaker_label": label}
+        # speaker: the person's name when the voice is linked to one, with how sure (suggested, confirmed)
+        return {"speaker": transcript.speaker_name(label), "speaker_label": label,
+                "speaker_state": transcript.speaker_state(label)}  # fmt: skip
 
     return {
         "video": transcript.video_id,
@@ -321,7 +323,7 @@ def to_json_dict(transcript: Transcript, speakers: bool = True) -> dict:
         "language": transcript.language,
         "engine": transcript.engine,
         "model": transcript.model,
-        "speakers": [{"label": s.label, "name": s.display} for s in transcript.speakers] if speakers else [],
+        "speakers": [_speaker_dict(s) for s in transcript.speakers] if speakers else [],
         "segments": [
             {
                 "start": s.start,
@@ -335,6 +337,10 @@ def to_json_dict(transcript: Transcript, speakers: bool = True) -> dict:
             for s in transcript.segments
         ],
     }
+
+
+def _speaker_dict(s: Speaker) -> dict:
+    return {"label": s.label, "name": s.display, "state": s.name_state, "similarity": s.similarity}
 
 
 def to_json(transcript: Transcript, speakers: bool = True) -> str:

@@ -113,7 +113,7 @@ def search(
 ) -> SearchResult:
     """Search the index; best first, each hit timed to its matched word.
 
-    `speaker` matches a display name or a label, case-insensitively;
+    `speaker` matches a display name, whole words of it ("Okunev") or a label, case-insensitively;
     `video` a video id. `exact` turns off the automatic sound/spelling
     tolerance (stemming stays: it is how words are indexed; a word the user
     marks `word~` is still fuzzy). `limit` None returns every hit.
@@ -151,7 +151,10 @@ def _filter(sch: Schema, speaker: str | None, video: str | None) -> Q.Query | No
     parts: list[Q.Query] = []
     if speaker is not None and speaker.strip():
         key = next(iter(sch[schema.SPEAKER].process_text(" ".join(speaker.split()), tokenize=False)), "")
-        parts.append(Q.Or([Q.Term(schema.SPEAKER, key), Q.Term(schema.SPEAKER_LABEL, key)]))
+        either = [Q.Term(schema.SPEAKER, key), Q.Term(schema.SPEAKER_LABEL, key)]
+        if not any(c in key for c in "*?["):  # a part of a person's name, whole words: "Okunev", "alexander"
+            either += [Q.Wildcard(schema.SPEAKER, w) for w in (f"{key} *", f"* {key}", f"* {key} *")]
+        parts.append(Q.Or(either))
     if video is not None:
         parts.append(Q.Term(schema.VIDEO, video))
     if not parts:

@@ -551,8 +551,15 @@ def speakers(video, library_dir, renames, as_json):
         click.echo(json.dumps([s.__dict__ for s in stats], ensure_ascii=False, indent=1))
         return
     for s in stats:
-        named = f"{s.name} ({s.label})" if s.name != s.label else s.label
+        named = f"{s.name} ({s.label}{_how_sure(s.state, s.similarity)})" if s.name != s.label else s.label
         click.echo(f'{named}  {clock(s.talk_time)}  {s.segments} segments  "{s.first_words}…"')
+
+
+def _how_sure(state: str | None, similarity: float | None) -> str:
+    """The ", suggested 0.87" shown after a name the voice gave (a confirmed name says nothing more)."""
+    if state != "suggested":
+        return ""
+    return f", suggested {similarity:.2f}" if similarity is not None else ", suggested"
 
 
 MIN_PREFIX = 6  # shorter id prefixes are confirmed before anything is removed
@@ -604,6 +611,147 @@ def reindex_cmd(library_dir):
     click.echo(f"reindexed {result.videos} videos", err=True)
     if result.damaged:
         sys.exit(int(ExitStatus.ERROR))
+
+
+# --------------------------------------------------------------------------- people
+@main.group(invoke_without_command=True)
+@library_option
+@click.option("--json", "as_json", is_flag=True, help="Print the people as a JSON array.")
+@click.pass_context
+def people(ctx, library_dir, as_json):
+    """Known people across the archive: the videos they speak in, talk time, how sure each match is."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .people import list_people
+
+    rows = list_people(open_library(library_dir))
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    if not rows:
+        click.echo("no known people: `interview-index speakers VIDEO --rename SPEAKER_1=\"Name\"` names a voice",
+                   err=True)  # fmt: skip
+    for r in rows:
+        n = len(r["videos"])
+        click.echo(f"{r['name']}  {n} video{'' if n == 1 else 's'}  {clock(r['talk_time'])}  "
+                   f"{r['prints']} voiceprint{'' if r['prints'] == 1 else 's'}")  # fmt: skip
+        for v in r["videos"]:
+            click.echo(f"  {_speaker_line(v)}")
+
+
+def _speaker_line(v: dict) -> str:
+    sure = "" if v["similarity"] is None else f" {v['similarity']:.2f}"
+    return f"{v['video']}  {v['speaker_label']}  {v['speaker_state']}{sure}  {clock(v['talk_time'])}"
+
+
+@people.command("match")
+@library_option
+@click.option("--json", "as_json", is_flag=True, help="Print every suggestion as a JSON array.")
+def people_match(library_dir, as_json):
+    """Compare every speaker not named yet, in every video, with the known people; print the suggestions."""
+    from .people import THRESHOLD, match_library
+
+    report = match_library(open_library(library_dir))
+    if as_json:
+        click.echo(json.dumps(report.suggestions, ensure_ascii=False, indent=1))
+    else:
+        for v in report.suggestions:
+            click.echo(f"{v['speaker']}  {_speaker_line(v)}")
+        click.echo(f"{len(report.suggestions)} suggested in {report.videos} videos (similarity >= {THRESHOLD})",
+                   err=True)  # fmt: skip
+    if report.without_voices:
+        click.echo(f"{len(report.without_voices)} videos were ingested before voices were kept "
+                   f"(`interview-index ingest --force` them to match): {', '.join(report.without_voices[:5])}",
+                   err=True)  # fmt: skip
+
+
+def _people_op(as_json: bool, run) -> None:
+    """Run one people operation; its row (or person) as JSON or one line."""
+    try:
+        row = run()
+    except (LookupError, ValueError) as e:
+        fail(str(e))
+    if as_json:
+        click.echo(json.dumps(row, ensure_ascii=False, indent=1))
+    elif "speaker_label" in row:
+        click.echo(f"{row['speaker']}  {_speaker_line(row)}")
+    else:
+        click.echo(row["name"])
+
+
+@people.command("confirm")
+@click.argument("video")
+@click.argument("label")
+@library_option
+@click.option("--json", "as_json", is_flag=True, help="Print the speaker as JSON.")
+def people_confirm(video, label, library_dir, as_json):
+    """The name suggested for LABEL in VIDEO is right: confirmed, the voice added to the person's prints."""
+    from .people import confirm
+
+    _people_op(as_json, lambda: confirm(open_library(library_dir), video, label))
+
+
+@people.command("reject")
+@click.argument("video")
+@click.argument("label")
+@library_option
+@click.option("--json", "as_json", is_flag=True, help="Print the speaker as JSON.")
+def people_reject(video, label, library_dir, as_json):
+    """LABEL in VIDEO is not the person suggested: the name is removed and never suggested for it again."""
+    from .people import reject
+
+    _people_op(as_json, lambda: reject(open_library(library_dir), video, label))
+
+
+def _person_row(library: Library, person) -> dict:
+    from .people import list_people
+
+    return next((r for r in list_people(library) if r["id"] == person.id), {"name": person.name, "id": person.id})
+
+
+@people.command("merge")
+@click.argument("source")
+@click.argument("target")
+@library_option
+@click.option("--json", "as_json", is_flag=True, help="Print the merged person as JSON.")
+def people_merge(source, target, library_dir, as_json):
+    """SOURCE and TARGET are one person: SOURCE's voiceprints and videos go to TARGET, whose name is kept."""
+    from .people import merge
+
+    library = open_library(library_dir)
+    _people_op(as_json, lambda: _person_row(library, merge(library, source, target)))
+
+
+@people.command("rename")
+@click.argument("person")
+@click.argument("new_name")
+@library_option
+@click.option("--json", "as_json", is_flag=True, help="Print the person as JSON.")
+def people_rename(person, new_name, library_dir, as_json):
+    """Call PERSON NEW_NAME everywhere: every video, the index, exports, the web page."""
+    from .people import rename_person
+
+    library = open_library(library_dir)
+    _people_op(as_json, lambda: _person_row(library, rename_person(library, person, new_name)))
+
+
+@people.command("forget")
+@click.argument("person")
+@library_option
+@click.option("--json", "as_json", is_flag=True, help="Print the person forgotten as JSON.")
+def people_forget(person, library_dir, as_json):
+    """Delete PERSON: their voiceprints (biometric data) and their name in every video."""
+    from .people import forget
+
+    library = open_library(library_dir)
+
+    def run() -> dict:
+        gone = forget(library, person)
+        return {"name": gone.name, "id": gone.id, "forgotten": True}
+
+    _people_op(as_json, run)
+    if not as_json:
+        click.echo("voiceprints deleted", err=True)
 
 
 # --------------------------------------------------------------------------- glossary

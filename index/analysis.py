@@ -1,4 +1,4 @@
-"""The whoosh analyzers of the three text fields.
+"""The whoosh analyzers of the text fields.
 
 Each reads either a prepared stream (index time, positions fixed by
 `normalize.prepare`) or plain query text (search time). Keeping both paths in
@@ -16,7 +16,9 @@ from whoosh.lang.porter2 import stem as _porter2
 
 from . import normalize, phonetic
 
-KINDS = ("exact", "stem", "sound")
+KINDS = ("exact", "stem", "sound", "gram", "near")
+# Kinds whose terms come from runs of words, not from one word at a time.
+RUN_KINDS = ("gram", "near")
 
 
 @lru_cache(maxsize=200_000)
@@ -32,6 +34,33 @@ def terms_for(kind: str, token: str) -> tuple[str, ...]:
     if kind == "stem":
         return (stem(token),)
     return phonetic.keys(token)
+
+
+def run_terms(kind: str, stream: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """(position, term) of a run kind for a segment's tokens.
+
+    "gram": the key of each run of 2-3 words joined (phonetic.gram_keys),
+    at every position of the run, so a hit on it covers all the words heard.
+    "near": the shorter forms (phonetic.shorter) of every word's and every
+    run's key, at the same positions. Glossary aliases (extra tokens at a
+    position already taken) are left out: runs are of the words heard.
+    """
+    heard: dict[int, str] = {}
+    for pos, tok in stream:
+        heard.setdefault(pos, tok)
+    positions = sorted(heard)
+    toks = [heard[p] for p in positions]
+    runs: list[tuple[int, int, str]] = list(phonetic.gram_keys(toks))
+    out: list[tuple[int, str]] = []
+    if kind == "gram":
+        for i, j, key in runs:
+            out.extend((positions[k], key) for k in range(i, j + 1))
+        return out
+    runs.extend((i, i, key) for i, tok in enumerate(toks) for key in phonetic.keys(tok))
+    for i, j, key in runs:
+        for form in phonetic.shorter(key):
+            out.extend((positions[k], form) for k in range(i, j + 1))
+    return out
 
 
 class PreparedAnalyzer(Analyzer):
@@ -65,16 +94,20 @@ class PreparedAnalyzer(Analyzer):
         else:  # prefix / wildcard text: one term, folded but not stemmed
             stream = [(0, normalize.fold(value))]
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for pos, tok in stream:
-            found = (tok,) if not tokenize else terms_for(self.kind, tok)
-            for text in found:
-                t.text = text
-                t.boost = 1.0
-                t.stopped = False
-                if keeporiginal:
-                    t.original = tok
-                if positions:
-                    t.pos = start_pos + pos
-                if chars:  # not used for search; whoosh only needs them to exist
-                    t.startchar = t.endchar = start_char
-                yield t
+        if not tokenize:
+            terms = stream
+        elif self.kind in RUN_KINDS:
+            terms = run_terms(self.kind, stream)
+        else:
+            terms = [(pos, text) for pos, tok in stream for text in terms_for(self.kind, tok)]
+        for pos, text in terms:
+            t.text = text
+            t.boost = 1.0
+            t.stopped = False
+            if keeporiginal:
+                t.original = text
+            if positions:
+                t.pos = start_pos + pos
+            if chars:  # not used for search; whoosh only needs them to exist
+                t.startchar = t.endchar = start_char
+            yield t

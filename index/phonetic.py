@@ -4,10 +4,18 @@ A recognizer that has never seen "Skolkovo" writes what it heard
 ("Skilcovo"); the spelling differs, the sound does not. Double Metaphone maps
 both to SKLKF. Keys are computed for ASCII letters only: the algorithm is
 defined for English spelling, and for other scripts it produces noise.
+
+A name it has never seen is also often heard as two or three words ("Kity
+Wake") or a sound shorter or longer. So the index also keys every run of two
+or three words joined (`gram_keys`: "kity wake" -> KTK, as "Kittiwake"), and
+stores each key's one-sound-shorter forms (`shorter`) in a field of their own:
+one key edit (a sound missing, added or replaced) is then a handful of exact
+term lookups at query time (`near_lookups`), not a walk over every key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 from whoosh.lang.dmetaphone import double_metaphone
@@ -25,6 +33,16 @@ MIN_SPLIT_PART = 3
 # before it ("join Skolkovo" heard "nineskill Corvo"): the first part's key
 # must be at least this long to be matched at the end of a longer key.
 MIN_GLUED_KEY = 3
+
+# Runs of this many words at most are keyed joined ("Kity Wake", "Bella Vista Court").
+MAX_GRAM_WORDS = 3
+# A joined run's key must be at least this long: shorter ones ("in it" ANT) are
+# ordinary speech, not a name heard in pieces.
+MIN_GRAM_KEY = 4
+# Keys this long take part in one-edit matching through their shorter forms.
+# A 4-sound key may gain or change a sound (ALRN ~ ALRNT), never lose one:
+# 3-sound keys are shared by too many ordinary words.
+MIN_SHORTER_KEY = 4
 
 # Words so common that they are never the misheard form of a name, but whose
 # keys collide with names' ("also" ALS = "Ellis" ALS): they get no sound key.
@@ -46,11 +64,23 @@ COMMON_WORDS = frozenset(
 )
 
 
+def _letters(token: str) -> str:
+    """The token's letters when it is an ASCII word (the only kind keyed), else ""."""
+    letters = token.replace("'", "").replace(".", "")
+    return letters if letters.isascii() and letters.isalpha() else ""
+
+
 @lru_cache(maxsize=200_000)
 def keys(token: str) -> tuple[str, ...]:
     """Primary and secondary key of a folded token; () when it has no sound key."""
-    letters = token.replace("'", "").replace(".", "")
-    if not letters.isascii() or not letters.isalpha() or token in COMMON_WORDS:
+    if token in COMMON_WORDS:
+        return ()
+    return _keys(_letters(token))
+
+
+@lru_cache(maxsize=200_000)
+def _keys(letters: str) -> tuple[str, ...]:
+    if not letters:
         return ()
     try:
         primary, secondary = double_metaphone(letters)
@@ -75,3 +105,71 @@ def splits(token: str) -> list[tuple[str, str]]:
         for i in range(MIN_SPLIT_PART, len(token) - MIN_SPLIT_PART + 1)
         if keys(token[:i]) and keys(token[i:])
     ]
+
+
+def gram_keys(tokens: Sequence[str]) -> Iterator[tuple[int, int, str]]:
+    """(first, last, key) for every run of 2..MAX_GRAM_WORDS consecutive tokens keyed joined.
+
+    "kity wake" gives the key of "kitywake". Runs made only of common words
+    ("in the") are left out, and so are keys shorter than MIN_GRAM_KEY.
+    first..last is the run without common words at its ends: a name heard as
+    "the Kity Wake" is found at "Kity Wake", the words that carry its sound;
+    a run whose letters are mostly those of common words at its ends is left out.
+    """
+    for i in range(len(tokens)):
+        joined = _letters(tokens[i])
+        common = tokens[i] in COMMON_WORDS
+        if not joined:
+            continue
+        for j in range(i + 1, min(i + MAX_GRAM_WORDS, len(tokens))):
+            letters = _letters(tokens[j])
+            if not letters:
+                break
+            joined += letters
+            common = common and tokens[j] in COMMON_WORDS
+            if common:
+                continue
+            before = _keys(joined[: -len(letters)])
+            first, last = i, j
+            while tokens[first] in COMMON_WORDS:
+                first += 1
+            while tokens[last] in COMMON_WORDS:
+                last -= 1
+            if 2 * sum(len(_letters(t)) for t in tokens[first : last + 1]) < len(joined):
+                continue  # mostly common words ("all run to"): ordinary speech, not a name
+            for key in _keys(joined):
+                # a word that adds no sound ("months ago we") does not lengthen the run
+                if len(key) >= MIN_GRAM_KEY and key not in before:
+                    yield first, last, key
+
+
+def joined_keys(words: Sequence[str]) -> tuple[str, ...]:
+    """Keys of a query's words said as one ("Kitty Wake" for a search of Kittiwake,
+    or a first and last name heard with the first one mangled)."""
+    return _keys("".join(_letters(w) for w in words)) if all(map(_letters, words)) else ()
+
+
+def shorter(key: str) -> set[str]:
+    """The key with one sound left out, every way, each marked with where ("2:PRTR"):
+    what the index stores for one-edit matching. The mark keeps a match to one
+    edit: without it "SKLKF" and "KLKSF" (two edits) share the form "KLKF"."""
+    if len(key) < MIN_SHORTER_KEY:
+        return set()
+    return {f"{i}:{key[:i]}{key[i + 1 :]}" for i in range(len(key))}
+
+
+def near_lookups(key: str) -> tuple[set[str], set[str]]:
+    """Terms that find keys one edit from `key`: (in the key fields, in the shorter-forms field).
+
+    A key one sound shorter is `key` with a sound left out, in the key fields;
+    one sound longer has `key` as its shorter form at some place; one sound
+    changed has the same shorter form at the same place. A 4-sound key only
+    matches keys with a sound more (all of the name's sounds heard, in order):
+    changing or dropping one of four sounds reaches too many ordinary words.
+    """
+    if len(key) < MIN_SHORTER_KEY:
+        return set(), set()
+    longer = {f"{i}:{key}" for i in range(len(key) + 1)}
+    if len(key) == MIN_SHORTER_KEY:
+        return set(), longer
+    return {key[:i] + key[i + 1 :] for i in range(len(key))}, longer | shorter(key)

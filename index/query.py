@@ -30,7 +30,7 @@ from whoosh.qparser import FieldsPlugin, FuzzyTermPlugin, QueryParser, RangePlug
 from . import phonetic
 from .analysis import stem
 from .errors import QueryError
-from .schema import EXACT, SOUND, TEXT_FIELD, make_schema
+from .schema import EXACT, GRAMS, NEAR, SOUND, TEXT_FIELD, make_schema
 
 TIERS = ("exact", "stem", "phonetic", "fuzzy")
 MIN_FUZZY_LETTERS = 5
@@ -207,18 +207,20 @@ def positive(q: Q.Query) -> Q.Query:
 
 
 def _sound_alternatives(word: str) -> list[Q.Query]:
-    """Queries on the sound field for a word, best-sounding first."""
+    """Queries on the sound fields for a word, best-sounding first."""
     if not phonetic.searchable(word):
         return []
     alts: list[Q.Query] = []
-    for key in phonetic.keys(word):
+    word_keys = phonetic.keys(word)
+    for key in word_keys:
         alts.append(Q.Term(SOUND, key, boost=2.0))
-        if len(key) >= phonetic.MIN_NEAR_KEY:
-            alts.append(Q.FuzzyTerm(SOUND, key, maxdist=1, prefixlength=0))
+        if len(key) >= phonetic.MIN_GRAM_KEY:  # heard as 2-3 words ("Kity Wake")
+            alts.append(Q.Term(GRAMS, key, boost=1.5))
+    alts.extend(_near_alternatives(word_keys))
     splits = phonetic.splits(word)
     for a, b in splits:
         alts.append(Q.Sequence([_any(SOUND, phonetic.keys(a)), _any(SOUND, phonetic.keys(b))], slop=1))
-    if max(map(len, phonetic.keys(word))) >= phonetic.MIN_NEAR_KEY:
+    if max(map(len, word_keys)) >= phonetic.MIN_NEAR_KEY:
         # Heard as two words, the first glued to the end of the word before it
         # and the second a sound off ("join Skolkovo" -> "nineskill Corvo":
         # NNSKL ends with SKL of "skol", KRF is one edit from KF of "kovo").
@@ -231,6 +233,30 @@ def _sound_alternatives(word: str) -> list[Q.Query]:
             rest = _any_query([Q.FuzzyTerm(SOUND, k, maxdist=1, prefixlength=1) for k in phonetic.keys(b)])
             alts.append(Q.Sequence([first, rest], slop=1))
     return alts
+
+
+def _near_alternatives(keys: tuple[str, ...]) -> list[Q.Query]:
+    """Words and runs of words whose key is one sound off (phonetic.near_lookups):
+    exact term lookups on keys stored at index time, never a walk over all keys."""
+    in_keys: set[str] = set()
+    in_near: set[str] = set()
+    for key in keys:
+        a, b = phonetic.near_lookups(key)
+        in_keys |= a
+        in_near |= b
+    in_keys -= set(keys)
+    terms = [Q.Term(f, k) for k in sorted(in_keys) for f in (SOUND, GRAMS)]
+    terms += [Q.Term(NEAR, k) for k in sorted(in_near)]
+    return [Q.Or(terms)] if terms else []
+
+
+def _joined_alternatives(words: list[str]) -> list[Q.Query]:
+    """A name of two or three words heard with one of them mangled ("Marla Kittiwake" heard
+    "Marek Kittiwake"): the words' joined key against the keys of runs of words, one sound off."""
+    keys = tuple(k for k in phonetic.joined_keys(words) if len(k) > phonetic.MIN_SHORTER_KEY)
+    if not keys or not any(phonetic.searchable(w) for w in words):
+        return []
+    return [Q.Term(GRAMS, k, boost=1.5) for k in keys] + _near_alternatives(keys)
 
 
 def _any_query(qs: list[Q.Query]) -> Q.Query:
@@ -282,10 +308,19 @@ def rewrite(tree: Q.Query, tier: str, exact: bool = False) -> Q.Query:
             if tier == "stem":
                 return Q.Phrase(TEXT_FIELD, [stem(w) for w in q.words], slop=q.slop, boost=q.boost)
             parts = [word_query(w, tier, exact) for w in q.words]
-            return Q.Sequence(parts, slop=q.slop, boost=q.boost)
+            seq = Q.Sequence(parts, slop=q.slop, boost=q.boost)
+            joined = [] if exact else _joined_alternatives(q.words)
+            return Q.Or([seq, *joined]) if joined else seq
         return q  # prefix, wildcard: matched against the exact words only
 
     def walk(q: Q.Query, tier: str) -> Q.Query:
+        if isinstance(q, Q.And) and tier in ("phonetic", "fuzzy") and not exact:
+            # "Siobhan Quennell" unquoted: also the two words heard as one run, one mangled
+            words = [c.text for c in q.children() if isinstance(c, Q.Term) and c.fieldname == EXACT]
+            if len(words) == len(q.subqueries) and 2 <= len(words) <= phonetic.MAX_GRAM_WORDS:
+                joined = _joined_alternatives(words)
+                if joined:
+                    return Q.Or([q.apply(lambda c: walk(c, tier)), *joined])
         if isinstance(q, Q.Not):
             return Q.Not(walk(q.query, "stem"), boost=q.boost)
         if isinstance(q, Q.AndNot):

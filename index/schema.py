@@ -12,7 +12,8 @@ from whoosh.fields import ID, STORED, TEXT, Schema
 
 from .analysis import PreparedAnalyzer
 
-SCHEMA_VERSION = 3  # 2: glossary aliases for names heard misspelled; 3: no alias over a term and its neighbour
+SCHEMA_VERSION = 4  # 2: glossary aliases for names heard misspelled; 3: no alias over a term and its neighbour
+# 4: keys of 2-3 words joined (grams) and one-sound-shorter keys (near), for names heard split or a sound off
 
 VIDEO = "video"
 PATH = "path"
@@ -26,6 +27,8 @@ SPEAKER_LABEL = "speaker_label"  # "SPEAKER_1", indexed lowercased
 TEXT_FIELD = "text"  # stemmed; stores the segment text as heard
 EXACT = "exact"  # folded surface words, not stemmed
 SOUND = "sound"  # Double Metaphone keys
+GRAMS = "grams"  # keys of runs of 2-3 words joined, at each word of the run (phonetic.gram_keys)
+NEAR = "near"  # every sound and grams key with one sound left out (phonetic.shorter)
 WORDS = "words"  # stored only: the words and their times, see writer.pack_words
 
 
@@ -44,5 +47,7 @@ def make_schema() -> Schema:
         text=text("stem", stored=True),
         exact=text("exact"),
         sound=text("sound"),
+        grams=text("gram"),
+        near=text("near"),
         words=STORED(),
     )

@@ -84,6 +84,8 @@ def documents(transcript: Transcript) -> Iterator[dict[str, Any]]:
             "_stored_" + schema.TEXT_FIELD: seg.text.strip(),
             schema.EXACT: prepared,
             schema.SOUND: prepared,
+            schema.GRAMS: prepared,
+            schema.NEAR: prepared,
             schema.WORDS: pack_words(words, start),
         }
         if seg.speaker:

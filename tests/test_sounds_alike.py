@@ -1,0 +1,101 @@
+"""Sounds-alike search for names the recognizer never saw (issue 10).
+
+Real whoosh indexes built from transcripts made in code (word i of a segment
+starting at S starts at S + 0.5 i, see test_index.make_transcript). The names
+are made up; each is heard the way a recognizer hears a name it does not know:
+split into words, a sound shorter or longer, a first name mangled. Ordinary
+sentences check that common words gain no sounds-alike hits from runs of words.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_index import make_transcript, word_start
+
+from index import phonetic
+from index.search import search
+from index.writer import add_transcript
+
+HEARD = [
+    (0.0, "SPEAKER_1", "We sell to the plant water cooperative."),  # Brantwater heard as two words, one sound off
+    (10.0, "SPEAKER_2", "Our trials ran at Ostrovan last spring."),  # Ostrakovan heard a sound shorter
+    (20.0, "SPEAKER_1", "A drink with Tarrow dinner and friends."),  # Tarrowdeen heard as two words, a sound more
+    (30.0, "SPEAKER_2", "Thank you, Marla Fenwhistle, for coming."),  # Orla Fenwhistle, first name mangled
+    (40.0, "SPEAKER_1", "The soil scientist Drav on Etty joined us."),  # Dravonetti heard as three words
+]
+ORDINARY = [
+    "our colleagues have a presence in the world",
+    "a few months ago we left the mine",
+    "they all run to the old mill",
+    "he was already older than me",
+    "a plant in the united states",
+    "the black water ran under the bridge",
+    "ten rows of apple trees",
+]
+
+
+@pytest.fixture(scope="module")
+def ix(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("sounds") / "index"
+    add_transcript(d, make_transcript("names", HEARD))
+    add_transcript(d, make_transcript("plain", [(i * 10.0, "SPEAKER_1", s) for i, s in enumerate(ORDINARY)]))
+    return d
+
+
+def test_a_name_heard_as_two_words_one_sound_off(ix):
+    (hit,) = search(ix, "Brantwater", video="names").hits
+    assert (hit.match, hit.start) == ("phonetic", word_start(0.0, 4))
+    assert hit.highlighted() == "We sell to the **plant water** cooperative."  # the transcript's own spelling
+
+
+def test_a_name_heard_as_three_words(ix):
+    (hit,) = search(ix, "Dravonetti").hits
+    assert (hit.match, hit.start) == ("phonetic", word_start(40.0, 3))
+    assert hit.highlighted() == "The soil scientist **Drav on Etty** joined us."
+
+
+def test_a_name_heard_a_sound_shorter(ix):
+    (hit,) = search(ix, "Ostrakovan").hits
+    assert (hit.match, hit.start, hit.matched_text) == ("phonetic", word_start(10.0, 4), "Ostrovan")
+
+
+def test_a_short_name_heard_with_a_sound_more_across_two_words(ix):
+    (hit,) = search(ix, "Tarrowdeen").hits
+    assert (hit.match, hit.start, hit.matched_text) == ("phonetic", word_start(20.0, 3), "Tarrow dinner")
+
+
+def test_a_first_and_last_name_with_the_first_mangled(ix):
+    for query in ("Orla Fenwhistle", '"Orla Fenwhistle"'):
+        (hit,) = search(ix, query).hits
+        assert (hit.match, hit.start) == ("phonetic", word_start(30.0, 2)), query
+        assert hit.highlighted() == "Thank you, **Marla Fenwhistle**, for coming."
+    # the surname alone is found exactly; the first name alone sounds like nothing here
+    assert [h.match for h in search(ix, "Fenwhistle").hits] == ["exact"]
+    assert search(ix, "Orla").hits == []
+
+
+@pytest.mark.parametrize("word", ["already", "world", "older", "months", "water", "colleagues", "states", "apple"])
+def test_common_words_gain_no_sounds_alike_hits_from_runs_of_words(ix, word):
+    """ "all run to" keys one sound off "already", "colleagues have" two off a name like
+    "Skolkovo": runs made mostly of common words, and keys two edits apart, never match."""
+    hits = search(ix, word, limit=None).hits
+    assert hits and all(h.match in ("exact", "stem") for h in hits), [(h.match, h.matched_text) for h in hits]
+
+
+def test_run_keys_leave_out_common_words_at_the_ends_and_words_adding_no_sound():
+    toks = "they met the kelvin brick we".split()
+    runs = {(toks[a], toks[b], key) for a, b, key in phonetic.gram_keys(toks)}
+    assert ("kelvin", "brick", "KLFNPRK") in runs  # "the kelvin brick" and "kelvin brick we": at kelvin..brick
+    assert all(a not in phonetic.COMMON_WORDS and b not in phonetic.COMMON_WORDS for a, b, _ in runs)
+    assert not list(phonetic.gram_keys("in the".split()))
+
+
+def test_one_edit_lookups_never_reach_two_edits():
+    """Marked shorter forms: SKLKF and KLKSF both lose a sound to KLKF, at different places."""
+    in_keys, in_near = phonetic.near_lookups("SKLKF")
+    assert not (phonetic.shorter("KLKSF") & in_near) and "KLKSF" not in in_keys
+    assert phonetic.shorter("SKLKT") & in_near  # one sound changed
+    assert "SKLK" in in_keys  # one sound shorter
+    assert phonetic.shorter("SKLKFT") & in_near  # one sound longer

@@ -58,7 +58,7 @@ def run_terms(kind: str, stream: list[tuple[int, str]]) -> list[tuple[int, str]]
         return out
     runs.extend((i, i, key) for i, tok in enumerate(toks) for key in phonetic.keys(tok))
     for i, j, key in runs:
-        for form in phonetic.shorter(key):
+        for form in phonetic.shorter(key) | phonetic.ends(key):
             out.extend((positions[k], form) for k in range(i, j + 1))
     return out
 

@@ -44,6 +44,13 @@ MIN_GRAM_KEY = 4
 # 3-sound keys are shared by too many ordinary words.
 MIN_SHORTER_KEY = 4
 
+# Keys this long (a long name, or a run of words) also match a key of about the
+# same length that starts with the same two sounds and ends with the same three,
+# whatever is in between: a long foreign name is heard with its middle garbled
+# (two edits or more) and its start and end intact.
+MIN_ENDS_KEY = 7
+ENDS_HEAD, ENDS_TAIL = 2, 3
+
 # Words so common that they are never the misheard form of a name, but whose
 # keys collide with names' ("also" ALS = "Ellis" ALS): they get no sound key.
 COMMON_WORDS = frozenset(
@@ -158,6 +165,13 @@ def shorter(key: str) -> set[str]:
     return {f"{i}:{key[:i]}{key[i + 1 :]}" for i in range(len(key))}
 
 
+def ends(key: str, length: int | None = None) -> set[str]:
+    """The key's start and end with its length ("7~PR~LSK"), stored beside the shorter forms."""
+    if len(key) < MIN_ENDS_KEY:
+        return set()
+    return {f"{length or len(key)}~{key[:ENDS_HEAD]}~{key[-ENDS_TAIL:]}"}
+
+
 def near_lookups(key: str) -> tuple[set[str], set[str]]:
     """Terms that find keys one edit from `key`: (in the key fields, in the shorter-forms field).
 
@@ -170,6 +184,8 @@ def near_lookups(key: str) -> tuple[set[str], set[str]]:
     if len(key) < MIN_SHORTER_KEY:
         return set(), set()
     longer = {f"{i}:{key}" for i in range(len(key) + 1)}
+    for n in (len(key) - 1, len(key), len(key) + 1):
+        longer |= ends(key, n) if n >= MIN_ENDS_KEY else set()
     if len(key) == MIN_SHORTER_KEY:
         return set(), longer
     return {key[:i] + key[i + 1 :] for i in range(len(key))}, longer | shorter(key)

@@ -24,6 +24,7 @@ HEARD = [
     (20.0, "SPEAKER_1", "A drink with Tarrow dinner and friends."),  # Tarrowdeen heard as two words, a sound more
     (30.0, "SPEAKER_2", "Thank you, Marla Fenwhistle, for coming."),  # Orla Fenwhistle, first name mangled
     (40.0, "SPEAKER_1", "The soil scientist Drav on Etty joined us."),  # Dravonetti heard as three words
+    (50.0, "SPEAKER_2", "Ask the grower Hal very Nowski today."),  # Halbrzynowski, its middle garbled
 ]
 ORDINARY = [
     "our colleagues have a presence in the world",
@@ -64,6 +65,13 @@ def test_a_name_heard_a_sound_shorter(ix):
 def test_a_short_name_heard_with_a_sound_more_across_two_words(ix):
     (hit,) = search(ix, "Tarrowdeen").hits
     assert (hit.match, hit.start, hit.matched_text) == ("phonetic", word_start(20.0, 3), "Tarrow dinner")
+
+
+def test_a_long_name_heard_with_its_middle_garbled(ix):
+    """HLPRSNSK heard HLFRNSK: two edits, but the start (HL) and end (NSK) are intact."""
+    (hit,) = search(ix, "Halbrzynowski").hits
+    assert (hit.match, hit.start, hit.matched_text) == ("phonetic", word_start(50.0, 3), "Hal very Nowski")
+    assert search(ix, "Halbrzynowski", exact=True).hits == []
 
 
 def test_a_first_and_last_name_with_the_first_mangled(ix):

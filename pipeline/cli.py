@@ -28,7 +28,7 @@ from .ingest import FatalError, FileResult, Ingestor, Reporter
 from .inputs import collect, refuse_special
 from .languages import normalize_language
 from .library import ENV_LIBRARY, Library
-from .manage import BusyError, index_problem, list_videos, reindex, remove_entry, rename_speakers, speaker_stats
+from .manage import BusyError, index_problem, list_videos, reindex, remove_entry, speaker_stats
 from .options import (
     DEFAULT_ENGINE,
     ENGINES,
@@ -543,7 +543,14 @@ def speakers(video, library_dir, renames, as_json):
                     fail(f"--rename takes LABEL=Name, got {item!r}", ExitStatus.USAGE)
                 key, name = item.split("=", 1)
                 mapping[key.strip()] = name.strip().strip('"')
-            transcript = rename_speakers(library, transcript, mapping)
+            from .people import name_speakers
+
+            named = name_speakers(library, transcript, mapping)
+            transcript = named.transcript
+            if named.without_voice:
+                click.echo(f"note: no voice kept for {', '.join(named.without_voice)} of {transcript.video_id} "
+                           "(ingested before voiceprints were kept): named here only; "
+                           "`interview-index ingest --force` it to find them elsewhere", err=True)  # fmt: skip
     except LookupError as e:
         fail(str(e))
     stats = speaker_stats(transcript)
@@ -816,7 +823,10 @@ def clips(query, library_dir, speaker, video, limit, exact, pad, sentence, outpu
     problem = index_problem(library)
     if problem:
         fail(problem)
-    hits = run_search(library.index_dir, query, speaker=speaker, video=video_id, limit=limit, exact=exact).hits
+    result = run_search(library.index_dir, query, speaker=speaker, video=video_id, limit=limit, exact=exact)
+    if not result.speaker_found:
+        fail(f"no speaker {speaker!r} in {video or 'the library'} (`interview-index people` lists known people)")
+    hits = result.hits
     look = Look(subtitles=burn_subtitles, lower_third=lower_third)
     outcome = make_clips(library, hits, output=output, separate=separate, pad=pad, sentence=sentence, look=look,
                          query=query, echo=lambda line: click.echo(line, err=True))  # fmt: skip

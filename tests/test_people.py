@@ -93,6 +93,8 @@ def test_a_suggested_name_is_used_at_once_by_search_and_exports(named):
     assert json.loads(run_cli("search", "lighthouse", "--speaker", "speaker_2", "--json", library=lib).stdout)
     r = run_cli("search", "the", "--speaker", "Okun", library=lib)  # not a whole word of the name
     assert r.exit_code == 1 and "no speaker 'Okun'" in r.stderr
+    r = run_cli("clips", "the", "--speaker", "Okun", "-o", str(lib / "reel.mp4"), library=lib)
+    assert r.exit_code == 1 and "no speaker 'Okun'" in r.stderr and not (lib / "reel.mp4").exists()
     exported = json.loads(run_cli("export", three, "--format", "json", library=lib).stdout)
     seg = next(s for s in exported["segments"] if s["speaker_label"] == "SPEAKER_2")
     assert (seg["speaker"], seg["speaker_state"]) == (OKUNEV, "suggested")

@@ -75,9 +75,12 @@ def test_a_steered_word_pulled_to_within_a_letter_or_two_of_a_term_is_the_term()
     (out,) = merge_glossary(plain, steered, ["Dravenholt"])
     assert out.text == "Our guest runs Dravenholt, a small firm."
     assert out.words[3].start == steered[0].words[3].start
-    # Not when the plain word is as near (steering did not move it), nor when the steered word is far off.
+    # As near in both passes, but changed by steering: the term, misspelled twice.
+    (out,) = merge_glossary([seg(0.0, "Our guest runs Dravenholte, a small firm.")], steered, ["Dravenholt"])
+    assert out.text == "Our guest runs Dravenholt, a small firm."
+    # Not when the plain word is nearer, nor when the steered word is far off.
     nearer = [seg(0.0, "Our guest runs Dravenholte, a small firm.")]
-    assert merge_glossary(nearer, steered, ["Dravenholt"]) == nearer
+    assert merge_glossary(nearer, [seg(0.0, "Our guest runs Dravenhald, a small firm.")], ["Dravenholt"]) == nearer
     far = [seg(0.0, "Our guest runs Drovenhall, a small firm.")]
     assert merge_glossary(plain, far, ["Dravenholt"]) == plain
     common = [seg(0.0, "Our guest runs boats, a small firm.")]
@@ -109,6 +112,100 @@ def test_a_block_spanning_two_segments_stays_in_the_first():
     out = merge_glossary(plain, steered, TERMS)
     assert texts(out) == ["A few months ago we tried to join Skolkovo.", "Our colleagues helped."]
     assert out[1].start == plain[1].words[1].start
+
+
+def sure(segments: list[Segment], probability: float) -> list[Segment]:
+    for s in segments:
+        for w in s.words:
+            w.probability = probability
+    return segments
+
+
+def test_a_long_name_written_across_split_words_is_the_term():
+    # An invented name the model has never seen: steered, it comes out in two pieces, one letter off.
+    plain = [seg(0.0, "Our guide was Mister Roth mass keel, who farms here.")]
+    steered = [seg(0.0, "Our guide was Mister Vroth maskiel, who farms here.")]
+    (out,) = merge_glossary(plain, steered, ["Vrothmaskiell"])
+    assert out.text == "Our guide was Mister Vrothmaskiell, who farms here."
+    name = out.words[4]
+    assert (name.start, name.end) == (steered[0].words[4].start, steered[0].words[5].end)
+    # Written whole, and split exactly as the term: the same.
+    (out,) = merge_glossary(
+        plain, [seg(0.0, "Our guide was Mister Vroth maskiell, who farms here.")], ["Vrothmaskiell"]
+    )
+    assert out.text == "Our guide was Mister Vrothmaskiell, who farms here."
+
+
+def test_a_name_steering_moved_far_toward_the_term_is_the_term():
+    # Half the letters off, but steering moved it from nothing like the term to halfway there.
+    plain = [seg(0.0, "I met the grower Sarah Kwin Drugal today.")]
+    steered = [seg(0.0, "I met the grower Sarah Skodrubalsk today.")]
+    (out,) = merge_glossary(plain, steered, ["Szczodrubalski"])
+    assert out.text == "I met the grower Sarah Szczodrubalski today."
+    # Not when the model was unsure of it (a badly decoded stretch writes term-like pieces)...
+    unsure = sure([seg(0.0, "I met the grower Sarah Skodrubalsk today.")], 0.05)
+    assert (
+        merge_glossary([seg(0.0, "I met the grower Sarah Kwin Drugal today.")], unsure, ["Szczodrubalski"])[0].text
+        == "I met the grower Sarah Kwin Drugal today."
+    )
+    # ...nor when steering barely moved it.
+    plain = [seg(0.0, "I met the grower Sarah Askodrubeli today.")]
+    assert merge_glossary(plain, steered, ["Szczodrubalski"]) == plain
+
+
+def test_a_term_steering_forced_where_nothing_like_it_was_said_is_not_inserted():
+    plain = [seg(0.0, "We planted the rows of young trees by the river last spring before the rain came.")]
+    # A long disagreement: the term lands on words that neither sound nor look like it.
+    steered = [seg(0.0, "We planted Vrothmaskiell of the trees at a river, and the last spring before rain came.")]
+    assert merge_glossary(plain, steered, ["Vrothmaskiell"]) == plain
+    # Aligned, but written with (almost) no probability: hotwords forced it.
+    steered = sure(
+        [seg(0.0, "We planted the rows of Vrothmaskiell by the river last spring before the rain came.")], 0.9
+    )
+    steered[0].words[5].probability = 0.001
+    assert merge_glossary(plain, steered, ["Vrothmaskiell"]) == plain
+    # The same term with the model's usual confidence is taken (the other guards let it through).
+    steered[0].words[5].probability = 0.3
+    assert "Vrothmaskiell" in merge_glossary(plain, steered, ["Vrothmaskiell"])[0].text
+
+
+def test_in_a_long_disagreement_only_the_words_heard_as_the_term_are_replaced():
+    plain = [seg(0.0, "a grower called Bloom a Kellow rim and plant it in a heritage variety")]
+    steered = [seg(0.0, "a grower called lo a cold on a new Kellorim plant it in a heritage variety")]
+    # The steered words squeezed into the time of the plain ones: "Kellorim" over "Kellow rim".
+    for w, t in zip(steered[0].words[3:10], [1.5, 1.7, 1.9, 2.1, 2.3, 2.4, 2.6], strict=True):
+        w.start, w.end = t, t + 0.15
+    steered[0].words[9].end = 3.3
+    (out,) = merge_glossary(plain, steered, ["Kellorim"])
+    assert out.text == "a grower called Bloom a Kellorim and plant it in a heritage variety"
+
+
+def test_a_name_the_plain_pass_wrote_alike_twice_is_the_term_both_times():
+    plain = [seg(0.0, "We met colleagues from Danselow. The soil is dry."),
+             seg(10.0, "In Danselow, a grower planted old trees. Black water ran there.")]  # fmt: skip
+    steered = [seg(0.0, "We met colleagues from Tanzellow. The soil is dry."),
+               seg(10.0, "In chun selo, a grower planted old trees. Blackwall water ran there.")]  # fmt: skip
+    out = merge_glossary(plain, steered, ["Tanzellow", "Blakwater"])
+    assert texts(out) == ["We met colleagues from Tanzellow. The soil is dry.",
+                          "In Tanzellow, a grower planted old trees. Black water ran there."]  # fmt: skip
+
+
+def test_where_two_terms_claim_the_same_words_the_one_written_exactly_wins():
+    plain = [seg(0.0, "thank you Shimon quenal and you both")]
+    steered = [seg(0.0, "thank you chun filling Quennelby and you both")]
+    for w in steered[0].words[2:4]:
+        w.probability = 0.2  # sure enough to be a candidate
+    for w, t in zip(steered[0].words[2:5], [1.0, 1.3, 1.5], strict=True):
+        w.start, w.end = t, t + 0.3
+    (out,) = merge_glossary(plain, steered, ["Quennelby", "Chanfillin"])
+    assert out.text == "thank you Shimon Quennelby and you both"
+
+
+def test_a_common_word_once_misheard_for_a_name_is_not_that_name_everywhere():
+    plain = [seg(0.0, "The black water co-op buys apples."), seg(10.0, "The river has black water in spring.")]
+    steered = [seg(0.0, "The Blakwater co-op buys apples."), seg(10.0, "The river has black water in spring.")]
+    out = merge_glossary(plain, steered, ["Blakwater"])
+    assert texts(out) == ["The Blakwater co-op buys apples.", "The river has black water in spring."]
 
 
 def test_nothing_to_merge_without_a_glossary():

@@ -3,16 +3,18 @@
 Steering every window with the glossary finds names but also pushes the
 model to write glossary terms for words that merely start alike and to echo
 the list into silence. So the audio is decoded twice and the steered words
-are kept only where they put a glossary term in place of a short run of
-other words (`merge_glossary`); a bare list of terms read back as text is
-dropped (`drop_glossary_echoes`).
+are kept only where they put a glossary term, as written or nearly, in place
+of other words heard at that time (`merge_glossary`; `merge_blocks` says
+what was decided where and why); a bare list of terms read back as text is
+dropped (`drop_glossary_echoes`). The rules are about how a recognizer
+treats names it does not know, never about particular names.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from index.normalize import tokens
 
@@ -87,8 +89,24 @@ def drop_glossary_echoes(
 
 
 _TRAILING = ".,;:!?\"')"
-# A steered word this close to a term (edits per letter of the term) is the term misspelled.
+# A term may be written across this many steered words ("Brack water", "Llan fyllin").
+MAX_RUN_WORDS = 3
+# Terms shorter than this are only taken as written: a shorter name one letter off is another word.
+MIN_NEAR_TERM = 5
+# Steered words this close to a term (edits per letter of the term) are the term misspelled...
 MAX_TERM_EDITS = 0.25
+# ...and so are words up to this far when steering moved them at least MIN_PULL nearer than the plain pass heard them.
+MAX_PULLED_EDITS = 0.5
+MIN_PULL = 0.25
+# Steering can force a term where the audio has nothing like it; the model then gives those words
+# (almost) no probability. A term written with less (mean over its words) is not taken.
+MIN_TERM_PROBABILITY = 0.005
+# A word only pulled toward a term (more than MAX_TERM_EDITS off) says less by its letters: the model
+# must also have been fairly sure of it (in stretches it decoded badly it writes term-like pieces).
+MIN_PULLED_PROBABILITY = 0.1
+# Where the two decodings disagree over a long stretch (alignment failed), the steered term is only
+# taken for plain words heard over its time that are spelled or sound like it, within this share.
+MAX_UNALIGNED_EDITS = 0.5
 
 
 def _edits(a: str, b: str) -> int:
@@ -101,61 +119,248 @@ def _edits(a: str, b: str) -> int:
     return row[-1]
 
 
-def _pulled_toward(plain: str, steered: str, glossary: list[str]) -> str | None:
-    """The one-word term that steering moved a word toward, if the steered word is nearly it.
+@dataclass
+class Block:
+    """One place where the two decodings differ, and what the merge made of it (for audit and the bench)."""
 
-    Told about "Vellacourt", the model heard "Melacort" as "Millacourt": not the
-    term, but nearer to it than the plain word and a letter or two from it. A
-    name unknown to the model comes out misspelled even when steered; a common
-    word the plain decoding heard right is not moved toward a name by steering.
-    """
-    p, s = _word_key(plain), _word_key(steered)
-    best: tuple[int, str] | None = None
+    plain: tuple[int, int]  # plain words [i1, i2)
+    steered: tuple[int, int]  # steered words [j1, j2)
+    rule: str  # why taken or not
+    words: list[Word] | None = None  # what replaces the plain words, when taken
+    term: str | None = None  # the term it is about
+
+
+@dataclass
+class _Run:
+    """Steered words [j1, j2) that spell `term` (or nearly: `edits` letters off)."""
+
+    j1: int
+    j2: int
+    term: str
+    key: str
+    edits: int
+
+
+def _terms(glossary: list[str]) -> list[tuple[str, str, int]]:
+    """(term, its folded letters, number of words) for each term."""
+    out = []
     for term in glossary:
-        key = "".join(tokens(term))
-        if len(tokens(term)) != 1 or len(key) < 5:
+        toks = tokens(term)
+        if toks:
+            out.append((" ".join(term.split()), "".join(toks), len(toks)))
+    return out
+
+
+def _term_runs(keys: list[str], terms: list[tuple[str, str, int]]) -> list[_Run]:
+    """Runs of up to MAX_RUN_WORDS steered words whose letters spell a term or nearly, best first, not overlapping.
+
+    Nearly: for one-word terms of MIN_NEAR_TERM letters or more, within MAX_PULLED_EDITS of
+    them (whether that is near enough is decided against the plain words, in `merge_blocks`).
+    """
+    found = []
+    for j in range(len(keys)):
+        if not keys[j]:
             continue
-        d = _edits(s, key)
-        if d <= MAX_TERM_EDITS * len(key) and d < _edits(p, key) and (best is None or d < best[0]):
-            best = (d, term.strip())
-    return best[1] if best else None
+        joined = ""
+        for n in range(1, MAX_RUN_WORDS + 1):
+            if j + n > len(keys):
+                break
+            joined += keys[j + n - 1]
+            for term, key, words in terms:
+                if len(joined) > 2 * len(key):
+                    continue
+                d = _edits(joined, key)
+                if d == 0 or (words == 1 and len(key) >= MIN_NEAR_TERM and d <= MAX_PULLED_EDITS * len(key)):
+                    found.append(_Run(j, j + n, term, key, d))
+    found.sort(key=lambda r: (r.edits / len(r.key), r.j2 - r.j1, r.j1))
+    runs: list[_Run] = []
+    used: set[int] = set()
+    for r in found:
+        if used.isdisjoint(range(r.j1, r.j2)):
+            runs.append(r)
+            used.update(range(r.j1, r.j2))
+    return sorted(runs, key=lambda r: r.j1)
 
 
-def merge_glossary(plain: list[Segment], steered: list[Segment], glossary: Iterable[str]) -> list[Segment]:
-    """The plain decoding, with the steered one's glossary terms where it had other words.
+def _nearest_run(keys: list[str], key: str) -> int:
+    """Fewest edits from `key` to the letters of any run of up to MAX_RUN_WORDS of `keys`."""
+    best = len(key)
+    for i in range(len(keys)):
+        joined = ""
+        for n in range(1, MAX_RUN_WORDS + 1):
+            if i + n > len(keys):
+                break
+            joined += keys[i + n - 1]
+            best = min(best, _edits(joined, key))
+    return best
 
-    The two word sequences are aligned (difflib, on folded words). Where they
-    differ, the steered words are taken when they contain a glossary term and
-    the plain words do not: the model wrote the name once told about it
-    ("with" -> "Vist", "melee metal and" -> "BelAZ on a"). Not taken: a block
-    where the plain decoding heard a glossary term itself (steering turned
-    "Belarusian" into "BelAZ"), words the plain decoding did not have at all
-    (an echo of the list in silence), and blocks longer than
-    MAX_GLOSSARY_BLOCK words. Everything else stays as the plain decoding
-    heard it, so steering cannot cost accuracy away from the names.
+
+def _sounds_near(words: list[Word], key: str) -> bool:
+    """Whether some run of `words` is spelled or sounds like the term, within MAX_UNALIGNED_EDITS."""
+    from index import phonetic
+
+    keys = [_word_key(w.word) for w in words]
+    if _nearest_run(keys, key) <= MAX_UNALIGNED_EDITS * len(key):
+        return True
+    term_sounds = phonetic.keys(key)
+    for i in range(len(keys)):
+        for n in range(1, MAX_RUN_WORDS + 1):
+            heard = "".join(keys[i : i + n])
+            if i + n <= len(keys) and len(heard) >= len(key) / 2:
+                for a in phonetic.keys(heard):
+                    if any(_edits(a, b) <= MAX_UNALIGNED_EDITS * len(b) for b in term_sounds):
+                        return True
+    return False
+
+
+def merge_blocks(pw: list[Word], sw: list[Word], glossary: list[str]) -> list[Block]:
+    """Every difference between the plain words `pw` and steered words `sw`, with the rule that decided it.
+
+    See `merge_glossary`. Each steered run spelling a term (or nearly) where the plain words
+    differ gives one block; differences with no term in them are listed as "no term".
     """
     import difflib
 
+    p_keys, s_keys = [_word_key(w.word) for w in pw], [_word_key(w.word) for w in sw]
+    p_marks = _glossary_marks([w.word for w in pw], glossary)
+    ops = difflib.SequenceMatcher(a=p_keys, b=s_keys, autojunk=False).get_opcodes()
+    op_of = [0] * len(sw)  # steered word -> its opcode
+    for k, (_, _, _, j1, j2) in enumerate(ops):
+        op_of[j1:j2] = [k] * (j2 - j1)
+    blocks: list[Block] = []
+    touched: set[int] = set()
+    runs = _term_runs(s_keys, _terms(glossary))
+    in_run = {j: r for r in runs for j in range(r.j1, r.j2)}
+    for run in runs:
+        ks = sorted({op_of[j] for j in range(run.j1, run.j2)})
+        if all(ops[k][0] == "equal" for k in ks):
+            continue  # the plain pass wrote the same
+        touched.update(ks)
+        t0, t1 = sw[run.j1].start, sw[run.j2 - 1].end
+        pi: list[int] = []
+        sj: list[int] = list(range(run.j1, run.j2))
+        long_block = False
+        for k in ks:
+            op, i1, i2, j1, j2 = ops[k]
+            if op == "equal":
+                pi += [i1 + j - j1 for j in range(max(j1, run.j1), min(j2, run.j2))]
+            elif max(i2 - i1, j2 - j1) <= MAX_GLOSSARY_BLOCK and all(in_run.get(j, run) is run for j in range(j1, j2)):
+                pi += range(i1, i2)  # the whole block, as the steered pass heard it
+                sj += range(j1, j2)
+            else:  # only the plain words heard over the term's time (not another term's doubtful words)
+                long_block = long_block or max(i2 - i1, j2 - j1) > MAX_GLOSSARY_BLOCK
+                pi += [i for i in range(i1, i2) if min(pw[i].end, t1) - max(pw[i].start, t0) > 0]
+        j1, j2 = min(sj), max(sj) + 1
+        block = Block((min(pi), max(pi) + 1) if pi else (0, 0), (j1, j2), "", term=run.term)
+        blocks.append(block)
+        i1, i2 = block.plain
+        d_plain = _nearest_run(p_keys[i1:i2], run.key)
+        probability = sum(w.probability for w in sw[run.j1 : run.j2]) / (run.j2 - run.j1)
+        near = run.edits <= MAX_TERM_EDITS * len(run.key) or (
+            run.edits <= MAX_PULLED_EDITS * len(run.key)
+            and d_plain - run.edits >= MIN_PULL * len(run.key)
+            and probability >= MIN_PULLED_PROBABILITY
+        )
+        if not pi:
+            block.rule = "no plain words"
+        elif any(p_marks[i1:i2]):
+            block.rule = "plain has a term"
+        elif probability < MIN_TERM_PROBABILITY:
+            block.rule = "term unsure"
+        elif run.edits and not (near and run.edits <= d_plain):
+            block.rule = "not near the term"
+        elif long_block and i2 - i1 > MAX_GLOSSARY_BLOCK:
+            block.rule = "block too long"
+        elif long_block and not _sounds_near(pw[i1:i2], run.key):
+            block.rule = "plain words unlike the term"
+        else:
+            block.rule = "term written" if run.edits == 0 else "near the term"
+            block.words = sw[j1 : run.j1] + _as_term(sw[run.j1 : run.j2], run) + sw[run.j2 : j2]
+    blocks += _same_name_elsewhere(pw, p_keys, p_marks, blocks)
+    for k, (op, i1, i2, j1, j2) in enumerate(ops):
+        if op != "equal" and k not in touched:
+            blocks.append(Block((i1, i2), (j1, j2), "no term"))
+    return sorted(blocks, key=lambda b: b.plain)
+
+
+def _same_name_elsewhere(pw: list[Word], p_keys: list[str], p_marks: list[bool], blocks: list[Block]) -> list[Block]:
+    """A name the plain pass wrote (one capitalised word) that a taken block showed to be a term is that
+    term wherever else the plain pass wrote it: the recognizer spells one unknown name alike each time
+    ("Kellomir" twice), while steering may bring the term out at only one of them.
+
+    Only capitalised words, written alike, of MIN_NEAR_TERM letters or more: a common word that was
+    misheard for a name once ("black water") is not that name everywhere.
+    """
+    named: dict[str, set[str]] = {}
+    covered: set[int] = set()
+    for b in blocks:
+        if b.words is None:
+            continue
+        i1, i2 = b.plain
+        covered.update(range(i1, i2))
+        if i2 - i1 == 1 and pw[i1].word[:1].isupper() and len(p_keys[i1]) >= MIN_NEAR_TERM:
+            named.setdefault(p_keys[i1], set()).add(b.term or "")
+    out = []
+    for i, w in enumerate(pw):
+        terms = named.get(p_keys[i])
+        if terms and len(terms) == 1 and i not in covered and w.word[:1].isupper() and not p_marks[i]:
+            (term,) = terms
+            new = replace(w, word=term + w.word[len(w.word.rstrip(_TRAILING)) :])
+            out.append(Block((i, i + 1), (0, 0), "the same word as a term elsewhere", [new], term))
+    return out
+
+
+def _as_term(words: list[Word], run: _Run) -> list[Word]:
+    """The run's words, or one word spelled as the term where they were split or misspelled."""
+    if run.edits == 0 and len(words) == len(run.term.split()):
+        return words
+    last = words[-1].word
+    return [replace(words[0], word=run.term + last[len(last.rstrip(_TRAILING)) :], end=words[-1].end,
+                    probability=min(w.probability for w in words))]  # fmt: skip
+
+
+_PRIORITY = {"term written": 0, "near the term": 1, "the same word as a term elsewhere": 2}
+
+
+def merge_glossary(plain: list[Segment], steered: list[Segment], glossary: Iterable[str]) -> list[Segment]:
+    """The plain decoding, with the steered one's glossary terms where it heard other words.
+
+    The two word sequences are aligned (difflib, on folded words). A term in
+    the steered words is a run of one to MAX_RUN_WORDS words whose letters
+    spell it, or nearly (a name new to the model comes out misspelled or in
+    pieces even when steered: "Brack water", "Millacourt"). Where such a run
+    differs from the plain words, it is taken:
+    - written exactly: in place of the plain words it is aligned with
+      ("with" -> "Vist", "melee metal and" -> "BelAZ on a"); the whole
+      differing block as steered when it is short, else only the plain words
+      heard over the term's time, and then only when they are spelled or
+      sound like the term (a long disagreement is the passes going different
+      ways, and a term in it may be anywhere);
+    - misspelled: when within MAX_TERM_EDITS of the term's letters, or within
+      MAX_PULLED_EDITS and steering moved it MIN_PULL nearer than the plain
+      words were (and the model was fairly sure of it); never when the plain
+      words are nearer the term;
+    - a word the plain pass wrote alike elsewhere, capitalised, is the same
+      term there (`_same_name_elsewhere`).
+    Never taken: over plain words that are a glossary term themselves
+    (steering turned "Belarusian" into "BelAZ"), where the plain pass has no
+    words (an echo of the list in silence), a term the model gave almost no
+    probability (steering forced it). Everything else stays as the plain
+    decoding heard it, so steering cannot cost accuracy away from the names.
+    """
     glossary = [t for t in glossary if t and t.strip()]
     pw = [w for s in plain for w in s.words]
     sw = [w for s in steered for w in s.words]
     if not glossary or not pw or not sw:
         return plain
-    p_marks = _glossary_marks([w.word for w in pw], glossary)
-    s_marks = _glossary_marks([w.word for w in sw], glossary)
-    matcher = difflib.SequenceMatcher(a=[_word_key(w.word) for w in pw], b=[_word_key(w.word) for w in sw],
-                                      autojunk=False)  # fmt: skip
-    take: dict[int, tuple[int, list[Word]]] = {}  # first plain word -> (end, steered words instead)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op != "replace" or max(i2 - i1, j2 - j1) > MAX_GLOSSARY_BLOCK:
-            continue
-        if any(s_marks[j1:j2]) and not any(p_marks[i1:i2]):
-            take[i1] = (i2, sw[j1:j2])
-        elif i2 - i1 == 1 and j2 - j1 == 1 and not p_marks[i1]:
-            term = _pulled_toward(pw[i1].word, sw[j1].word, glossary)
-            if term is not None:
-                w = sw[j1]
-                take[i1] = (i2, [replace(w, word=term + w.word[len(w.word.rstrip(_TRAILING)) :])])
+    # first plain word -> (end, steered words instead)
+    take: dict[int, tuple[int, list[Word]]] = {}
+    used: set[int] = set()
+    taken = [b for b in merge_blocks(pw, sw, glossary) if b.words is not None]
+    for b in sorted(taken, key=lambda b: (_PRIORITY[b.rule], b.plain)):  # where two overlap, the surer
+        if used.isdisjoint(range(*b.plain)):
+            take[b.plain[0]] = (b.plain[1], b.words)
+            used.update(range(*b.plain))
     if not take:
         return plain
     owner = [k for k, seg in enumerate(plain) for _ in seg.words]  # plain word -> its segment

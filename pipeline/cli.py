@@ -258,9 +258,12 @@ class CliReporter(Reporter):
     show_default=True,
     help="Prepare the next files (probe, audio) while one is transcribed.",
 )
+@click.option("--cluster", default=None, metavar="tcp://SCHEDULER:PORT|local:N",
+              help="Transcribe and diarize on Dask workers (a scheduler, or N local processes); "
+              "this process writes the library. Needs interview-index[cluster].")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def ingest(videos, library_dir, engine, model, language, beam_size, num_speakers, min_speakers, max_speakers,
-           no_diarize, glossary_file, force, jobs, as_json):  # fmt: skip
+           no_diarize, glossary_file, force, jobs, as_json, cluster=None):  # fmt: skip
     """Transcribe, diarize and index VIDEOS (files, folders, globs)."""
     library = open_library(library_dir)
     terms = GlossaryFile(library.glossary_path).terms()
@@ -282,7 +285,13 @@ def ingest(videos, library_dir, engine, model, language, beam_size, num_speakers
     if not paths:
         fail("no media files found in " + " ".join(videos))
     try:
-        summary = Ingestor(library, options, CliReporter(quiet=as_json)).run(paths)
+        ingestor = Ingestor(library, options, CliReporter(quiet=as_json))
+        if cluster:
+            from .cluster import ingest_on_cluster
+
+            summary = ingest_on_cluster(ingestor, paths, cluster)
+        else:
+            summary = ingestor.run(paths)
     except FatalError as e:
         fail(str(e))
     done, skipped, failed = (len(summary.by_status(s)) for s in ("done", "skipped", "failed"))
@@ -628,6 +637,8 @@ def reindex_cmd(library_dir):
 def people(ctx, library_dir, as_json):
     """Known people across the archive: the videos they speak in, talk time, how sure each match is."""
     if ctx.invoked_subcommand is not None:
+        if library_dir is not None:  # `people --library DIR match`: the subcommand's library too
+            ctx.find_root().params["library_dir"] = library_dir
         return
     from .people import list_people
 

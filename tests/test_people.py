@@ -113,6 +113,8 @@ def test_people_lists_videos_talk_time_and_how_sure(named):
     assert state == "suggested" and 0.83 <= similarity <= 1.0
     assert okunev["talk_time"] == pytest.approx(sum(v["talk_time"] for v in okunev["videos"]))
     text = run_cli("people", library=named / "lib").stdout
+    r = run_cli("people", "--library", str(named / "lib"), "match")  # the group's --library reaches the command
+    assert r.exit_code == 0 and "2 suggested in 2 videos" in r.stderr, r.output
     assert f"{OKUNEV}  2 videos" in text and "suggested 0." in text
 
 

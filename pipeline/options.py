@@ -71,6 +71,10 @@ class TranscribeOptions:
     seed: int = 0
     vad_min_silence_ms: int = 2000  # a pause must last this long to split speech regions
     vad_speech_pad_ms: int = 400  # speech regions are widened by this on each side
+    # faster-whisper: the gated speech is cut into pieces of up to 30 s (at pauses) and this many
+    # are decoded at once (BatchedInferencePipeline); a piece that fails the checks above is decoded
+    # again alone, with context and the seeded fallback. 1: one window after another, with context.
+    batch_size: int = 8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "glossary", tuple(self.glossary))
@@ -79,6 +83,8 @@ class TranscribeOptions:
             raise OptionsError(f"temperatures must start at 0 and rise, got {self.temperatures}")
         if self.beam_size < 1:
             raise OptionsError(f"beam size must be at least 1, got {self.beam_size}")
+        if self.batch_size < 1:
+            raise OptionsError(f"batch size must be at least 1, got {self.batch_size}")
 
 
 MAX_SPEAKERS = 8  # the most speakers looked for when nothing is said
@@ -129,3 +135,5 @@ class IngestOptions:
     force: bool = False  # ingest again even when the same bytes are done
     jobs: int = 1  # files prepared at once (hash, probe, decode) while one is transcribed
     window_s: float = field(default_factory=_window_s)  # long files are transcribed in windows this long
+    # Diarize a file in a thread while it is transcribed (diarization needs the audio, not the words).
+    overlap_speakers: bool = True

@@ -1,15 +1,32 @@
-"""faster-whisper (CTranslate2): the default engine."""
+"""faster-whisper (CTranslate2): the default engine.
+
+Two ways to decode the gated speech. One window after another (`batch_size`
+1), each with the text before it as context and the seeded temperature
+fallback, as faster-whisper's `transcribe` does. Or batched (the default):
+the speech is cut at pauses into pieces of up to 30 s that together cover all
+of it (nothing is left out unseen: a second VAD would drop what it misses
+without a record), and `BatchedInferencePipeline` decodes several pieces at
+once, which keeps both cores busier than one beam search does. Batched
+decoding has no context and no fallback, so each piece is judged by the same
+checks as a window: one that looks silent is skipped and put on record in
+`dropped`, as a skipped window is; one that fails the quality checks (a loop,
+a very unsure decoding) is decoded again alone, the sequential way, with the
+seeded fallback. Both paths are deterministic.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+
+import numpy as np
 
 from media.audio import SAMPLE_RATE
 
 from ..options import TranscribeOptions
 from ..transcript import Dropped, Segment
-from .base import Progress, WhisperEngine, default_threads
-from .decisions import NO_SPEECH, WindowLog, skipped_text
+from .base import Progress, WhisperEngine, compression_ratio, default_threads
+from .decisions import NO_SPEECH, WindowLog, looks_silent, skipped_text
 from .gate import Gate
 from .seeded import SeededSampling
 from .weights import ResolvedModel
@@ -45,9 +62,94 @@ class FasterWhisperEngine(WhisperEngine):
         self._sampling = SeededSampling(self.model.model, sampler)
         self.model.model = self._sampling
 
+    def _detect_language(self, audio: Any, options: TranscribeOptions) -> str:
+        if not self.model.model.is_multilingual:
+            return "en"
+        n = options.language_detection_segments
+        return self.model.detect_language(audio=audio, language_detection_segments=n)[0]
+
     def _decode(
         self, gate: Gate, options: TranscribeOptions, prompt: str | None, hot: bool,
         progress: Progress | None, p0: float, p1: float,
+    ) -> tuple[list[Segment], str, list[Dropped]]:  # fmt: skip
+        # An initial prompt would be given to every piece of a batch (echo risk): that case stays sequential.
+        if options.batch_size > 1 and (prompt is None or hot) and gate.audio.size:
+            return self._decode_batched(gate, options, prompt if hot else None, progress, p0, p1)
+        return self._decode_windows(gate, options, prompt, hot, progress, p0, p1)
+
+    def _decode_batched(
+        self, gate: Gate, options: TranscribeOptions, hotwords: str | None,
+        progress: Progress | None, p0: float, p1: float,
+    ) -> tuple[list[Segment], str, list[Dropped]]:  # fmt: skip
+        from faster_whisper import BatchedInferencePipeline
+
+        model = self.model
+        language = options.language
+        if language is None:
+            if model.model.is_multilingual:
+                language, _, _ = model.detect_language(
+                    audio=gate.audio, language_detection_segments=options.language_detection_segments
+                )
+            else:
+                language = "en"
+        pieces = speech_pieces(gate.audio)
+        speech_s = gate.audio.size / SAMPLE_RATE
+        fps = model.frames_per_second
+        decoded: dict[int, list[Any]] = {}
+        model.model = self._sampling._model  # temperature 0 only: beam search on the loaded model
+        try:
+            segments, _ = BatchedInferencePipeline(model).transcribe(
+                gate.audio,
+                language=language,
+                beam_size=options.beam_size,
+                clip_timestamps=[{"start": a, "end": b} for a, b in pieces],
+                batch_size=options.batch_size,
+                hotwords=hotwords,
+                word_timestamps=True,
+                # With timestamps a piece's unfinished last sentence is lost (the sequential
+                # decoding seeks back to it; a batch cannot): one text per piece, cut at sentences below.
+                without_timestamps=True,
+                vad_filter=False,
+            )
+            for s in segments:  # a generator: one batch of pieces decoded at a time
+                decoded.setdefault(s.seek, []).append(s)
+                if progress:
+                    progress(p0 + (p1 - p0) * min(1.0, s.end / speech_s))
+        finally:
+            model.model = self._sampling
+        out: list[Segment] = []
+        dropped: list[Dropped] = []
+        for a, b in pieces:
+            segs = decoded.get(int(a * fps), [])
+            if not segs:
+                continue
+            text = "".join(s.text for s in segs).strip()
+            avg_logprob, no_speech_prob = segs[0].avg_logprob, segs[0].no_speech_prob
+            if looks_silent(no_speech_prob, avg_logprob, options):
+                if text:
+                    dropped.append(Dropped(*gate.span(a, b), NO_SPEECH, text))
+                continue
+            ratio_limit, logprob_limit = options.compression_ratio_threshold, options.log_prob_threshold
+            if (ratio_limit is not None and compression_ratio(text) > ratio_limit) or (
+                logprob_limit is not None and avg_logprob < logprob_limit
+            ):  # what the sequential decoding would have fallen back on: decode this piece that way
+                again, _, lost = self._decode_windows(
+                    gate, replace(options, language=language), hotwords,
+                    hotwords is not None, None, 0.0, 1.0, clip=(a, b),
+                )  # fmt: skip
+                out.extend(again)
+                dropped.extend(lost)
+                continue
+            for s in segs:
+                for words in sentences(s.words or []):
+                    seg = gate.segment("".join(w.word for w in words), words[0].start, words[-1].end, words)
+                    if seg is not None:
+                        out.append(seg)
+        return out, language, dropped
+
+    def _decode_windows(
+        self, gate: Gate, options: TranscribeOptions, prompt: str | None, hot: bool,
+        progress: Progress | None, p0: float, p1: float, clip: tuple[float, float] | None = None,
     ) -> tuple[list[Segment], str, list[Dropped]]:  # fmt: skip
         model = self.model
         windows = WindowLog(options)
@@ -78,12 +180,14 @@ class FasterWhisperEngine(WhisperEngine):
                 log_prob_threshold=options.log_prob_threshold,
                 compression_ratio_threshold=options.compression_ratio_threshold,
                 hallucination_silence_threshold=options.hallucination_silence_threshold,
+                clip_timestamps=list(clip) if clip else "0",
             )
-            speech_s = gate.audio.size / SAMPLE_RATE
+            speech_s = clip[1] if clip else gate.audio.size / SAMPLE_RATE
             frame_s = model.feature_extractor.time_per_frame
             out: list[Segment] = []
             dropped: list[Dropped] = []
-            seen, last_end = 0, 0.0  # windows accounted for; end of the last kept segment (gated time)
+            # windows accounted for; end of the last kept segment (gated time)
+            seen, last_end = 0, (clip[0] if clip else 0.0)
             for s in segments:  # a generator: each window is decoded, then its segments are yielded
                 # Windows decoded since the last segment and yielding none were skipped (or empty).
                 skipped = skipped_text(windows.windows[seen:-1])
@@ -103,3 +207,49 @@ class FasterWhisperEngine(WhisperEngine):
             del model.generate_with_fallback
             self._sampling.end()
         return out, info.language, dropped
+
+
+PIECE_S = 30.0  # Whisper's window
+SENTENCE_PAUSE_S = 1.5  # a pause this long ends a segment even without a full stop
+
+
+def speech_pieces(audio: np.ndarray, longest: float = PIECE_S) -> list[tuple[float, float]]:
+    """[start, end) seconds covering all of `audio`, each at most `longest`, cut in pauses.
+
+    The cuts are in the middle of the pauses Silero VAD finds (160 ms and
+    longer, as faster-whisper's batched mode looks for them); each piece is
+    as long as it can be, so there are as few cuts as can be. A stretch with
+    no pause for 30 s is cut at 30 s.
+    """
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    total = audio.size / SAMPLE_RATE
+    spans = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=160, max_speech_duration_s=longest))
+    cuts = [(x["end"] + y["start"]) / 2 / SAMPLE_RATE for x, y in zip(spans, spans[1:], strict=False)]
+    pieces, start = [], 0.0
+    while total - start > longest:
+        fits = [c for c in cuts if start < c <= start + longest]
+        end = round(fits[-1] if fits else start + longest, 3)
+        pieces.append((round(start, 3), end))
+        start = end
+    if total - start > 0:
+        pieces.append((round(start, 3), total))  # not rounded up past the audio's end
+    return pieces
+
+
+def sentences(words: list[Any]) -> list[list[Any]]:
+    """A piece's words cut into segments: after a full stop, question or exclamation mark, or at a
+    long pause, where the sequential decoding's timestamps mostly put segment ends."""
+    out: list[list[Any]] = []
+    current: list[Any] = []
+    for w in words:
+        if current and w.start - current[-1].end >= SENTENCE_PAUSE_S:
+            out.append(current)
+            current = []
+        current.append(w)
+        if w.word.rstrip().endswith((".", "?", "!")):
+            out.append(current)
+            current = []
+    if current:
+        out.append(current)
+    return out

@@ -84,6 +84,25 @@ class Reporter:
 
 
 @dataclass
+class Analysis:
+    """What the expensive stages make of one file (words, speakers), before anything is saved.
+
+    Made in this process, or by a cluster worker (`pipeline.cluster`) and sent back: the
+    library and the index are only ever written by the process that runs the batch.
+    """
+
+    segments: list[Segment]
+    speakers: list[Speaker]
+    language: str
+    engine: str
+    model: str
+    decoded_s: float
+    dropped: list[Dropped]
+    turns: Any = None  # diarization's turns with each speaker's voice (pipeline.people keeps them)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class _Prepared:
     """The cheap stages' result for one file, made ahead of transcription with --jobs."""
 
@@ -96,6 +115,7 @@ class _Prepared:
     turns: Any = None  # diarization's turns with each speaker's voice (pipeline.people keeps them)
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    analysis: Analysis | None = None  # made elsewhere (a cluster worker): only saving and indexing are left
 
 
 class Ingestor:
@@ -117,7 +137,8 @@ class Ingestor:
                 raise FatalError(f"cannot load the recognizer: {e}") from e
         return self._engine
 
-    def run(self, paths: list[Path]) -> IngestSummary:
+    def check(self) -> None:
+        """Before any work: ffmpeg is there, and the index is whole (rebuilt from the transcripts if not)."""
         from index.store import REINDEX_ADVICE
 
         from .manage import index_problem
@@ -132,6 +153,9 @@ class Ingestor:
             self.reporter.message(problem.replace(REINDEX_ADVICE, "rebuilding it from the transcripts"))
             for damaged in rebuild_index(self.library).damaged:
                 self.reporter.message(f"warning: {damaged}; left out of the index")
+
+    def run(self, paths: list[Path]) -> IngestSummary:
+        self.check()
         summary = IngestSummary()
         jobs = max(1, self.options.jobs)
         pool = ThreadPoolExecutor(max_workers=jobs - 1) if jobs > 1 else None
@@ -170,7 +194,9 @@ class Ingestor:
         return summary
 
     # -- cheap stages ----------------------------------------------------------
-    def _prepare(self, path: Path) -> _Prepared:
+    def _prepare(self, path: Path, decode: bool = True) -> _Prepared:
+        """Hash, skip decision, probe, and the audio of a short file (unless `decode` is False:
+        a cluster worker decodes it)."""
         prep = _Prepared(path)
         try:
             t0 = time.perf_counter()
@@ -186,7 +212,7 @@ class Ingestor:
             prep.info = probe(path)
             prep.timings["probe"] = time.perf_counter() - t0
             short = prep.info.duration <= self.options.window_s
-            if short and (self.options.force or not self.library.has_transcript(prep.video_id)):
+            if decode and short and (self.options.force or not self.library.has_transcript(prep.video_id)):
                 t1 = time.perf_counter()
                 prep.audio = load_audio(path, expected_duration=prep.info.duration)
                 prep.timings["audio"] = time.perf_counter() - t1
@@ -305,22 +331,24 @@ class Ingestor:
         path = str(prep.path)
         note = None
         if opts.force or not lib.has_transcript(vid):
-            segments, language, engine_name, model_name, decoded_s, dropped = self._transcribe(prep, job, timings)
-            self._set_stage(job, "speakers")
-            t = time.perf_counter()
-            segments, speakers = self._speakers(prep, segments)
-            timings["speakers"] = time.perf_counter() - t
-            duration = prep.info.duration or decoded_s
+            if prep.analysis is not None:
+                analysis = prep.analysis
+                timings.update(analysis.timings)
+            else:
+                analysis = self.analyse(prep, job, timings)
+            prep.turns = analysis.turns
+            segments, speakers = analysis.segments, analysis.speakers
+            duration = prep.info.duration or analysis.decoded_s
             transcript = Transcript(
                 video_id=vid,
                 path=str(prep.path.absolute()),
                 duration=round(duration, 3),
-                language=language,
-                engine=engine_name,
-                model=model_name,
+                language=analysis.language,
+                engine=analysis.engine,
+                model=analysis.model,
                 segments=segments,
                 speakers=speakers,
-                dropped=dropped,
+                dropped=analysis.dropped,
                 sha256=prep.sha256 or "",
                 glossary=list(opts.transcribe.glossary),
                 created=now(),
@@ -345,6 +373,32 @@ class Ingestor:
         lib.drop_job(path_key(prep.path))
         return FileResult(path, "done", vid, note=note, duration=transcript.duration,
                           segments=len(transcript.segments), timings=timings)  # fmt: skip
+
+    def analyse(self, prep: _Prepared, job: Job, timings: dict[str, float]) -> Analysis:
+        """Transcription, then speakers; what a cluster worker runs for one file, too.
+
+        Diarization needs only the audio, not the words: with `overlap_speakers`
+        it runs in a thread while the file is transcribed (the recognizer
+        leaves cores idle part of the time) and the words are assigned to its
+        turns at the end. The turns are the same either way.
+        """
+        opts = self.options
+        early: Future | None = None
+        pool = None
+        if opts.overlap_speakers and opts.speakers.diarize:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakers")
+            early = pool.submit(self._turns, prep, False)
+        try:
+            segments, language, engine_name, model_name, decoded_s, dropped = self._transcribe(prep, job, timings)
+            self._set_stage(job, "speakers")
+            t = time.perf_counter()
+            segments, speakers = self._speakers(prep, segments, early)
+            timings["speakers"] = time.perf_counter() - t  # with overlap: only the wait after transcription
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        return Analysis(segments, speakers, language, engine_name, model_name, decoded_s, dropped, prep.turns,
+                        dict(timings))  # fmt: skip
 
     def _windows(self, prep: _Prepared) -> Iterator[tuple[float, np.ndarray]]:
         if prep.audio is not None:
@@ -403,9 +457,10 @@ class Ingestor:
         timings["transcribe"] = time.perf_counter() - t
         return segments, state["language"], engine.name, engine.model_name, end, [Dropped(**d) for d in dropped]
 
-    def _speakers(self, prep: _Prepared, segments: list[Segment]) -> tuple[list[Segment], list[Speaker]]:
-        """Diarization reads the audio again, as a stream: a second decode costs
-        seconds, holding a long file's samples would cost gigabytes."""
+    def _speakers(
+        self, prep: _Prepared, segments: list[Segment], early: Future | None = None
+    ) -> tuple[list[Segment], list[Speaker]]:
+        """Words to the speaker turns; `early` holds the turns when diarization ran alongside transcription."""
         opts = self.options
         if not segments:
             return segments, []
@@ -415,17 +470,25 @@ class Ingestor:
                 for w in s.words:
                     w.speaker = "SPEAKER_1"
             return segments, [Speaker("SPEAKER_1")]
-        from .speakers import assign_speakers, diarize_stream
+        from .speakers import assign_speakers
 
-        blocks = [prep.audio] if prep.audio is not None else iter_audio(prep.path, opts.window_s)
-        turns = diarize_stream(
-            blocks,
-            **opts.speakers.bounds,
-            progress=lambda f: self.reporter.progress(str(prep.path), f),
-            total_s=prep.info.duration if prep.info else None,
-        )
+        turns = early.result() if early is not None else self._turns(prep)
         prep.turns = turns
         return assign_speakers(segments, turns)
+
+    def _turns(self, prep: _Prepared, report: bool = True) -> Any:
+        """Diarization reads the audio again, as a stream: a second decode costs
+        seconds, holding a long file's samples would cost gigabytes."""
+        from .speakers import diarize_stream
+
+        opts = self.options
+        blocks = [prep.audio] if prep.audio is not None else iter_audio(prep.path, opts.window_s)
+        return diarize_stream(
+            blocks,
+            **opts.speakers.bounds,
+            progress=(lambda f: self.reporter.progress(str(prep.path), f)) if report else None,
+            total_s=prep.info.duration if prep.info else None,
+        )
 
     def _keep_names(self, transcript: Transcript, turns: Any) -> None:
         """People across the archive (pipeline.people): each speaker's voice kept, names given before

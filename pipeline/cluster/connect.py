@@ -1,0 +1,67 @@
+"""What `--cluster` names, and a Dask client to it.
+
+`tcp://HOST:PORT` is a running `dask scheduler` whose workers (`dask worker
+tcp://HOST:PORT`, on any machine with the package installed) do the work;
+`local:N` starts N worker processes on this machine (a `LocalCluster`), for
+one big machine. Each worker process runs one file at a time: the recognizer
+already uses the cores it is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import FatalError, UsageError
+
+INSTALL_HINT = "pip install 'interview-index[cluster]'"
+CONNECT_TIMEOUT_S = 20
+
+
+def parse(spec: str) -> tuple[str, Any]:
+    """("local", N) or ("tcp", "tcp://HOST:PORT"); anything else is a usage error."""
+    m = re.fullmatch(r"local:(\d+)", spec.strip())
+    if m:
+        n = int(m.group(1))
+        if n < 1:
+            raise UsageError(f"--cluster {spec}: local:N needs at least 1 worker")
+        return "local", n
+    if re.fullmatch(r"tcp://[^\s/:]+:\d{1,5}", spec.strip()):
+        return "tcp", spec.strip()
+    raise UsageError(f"--cluster {spec}: expected tcp://SCHEDULER:PORT or local:N")
+
+
+def require_dask() -> None:
+    """One line and status 2 when the optional extra is not installed."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise UsageError(f"--cluster needs Dask distributed, which is not installed: {INSTALL_HINT}") from None
+
+
+@contextlib.contextmanager
+def connect(spec: str) -> Iterator[Any]:
+    """A `distributed.Client` for `spec`, closed (and a local cluster stopped) on the way out."""
+    kind, value = parse(spec)
+    require_dask()
+    from distributed import Client, LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # its warnings are not the user's business
+    if kind == "local":
+        cluster = LocalCluster(n_workers=value, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)  # fmt: skip
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = Client(value, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as e:
+        raise FatalError(f"cannot reach the Dask scheduler at {value}: {e}") from e
+    with client:
+        yield client

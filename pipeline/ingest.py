@@ -388,15 +388,17 @@ class Ingestor:
         if opts.overlap_speakers and opts.speakers.diarize:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakers")
             early = pool.submit(self._turns, prep, False)
+        finished = False
         try:
             segments, language, engine_name, model_name, decoded_s, dropped = self._transcribe(prep, job, timings)
             self._set_stage(job, "speakers")
             t = time.perf_counter()
             segments, speakers = self._speakers(prep, segments, early)
             timings["speakers"] = time.perf_counter() - t  # with overlap: only the wait after transcription
+            finished = True
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            if pool is not None:  # on a failure or Ctrl-C, not waiting for turns nobody needs now
+                pool.shutdown(wait=finished, cancel_futures=True)
         return Analysis(segments, speakers, language, engine_name, model_name, decoded_s, dropped, prep.turns,
                         dict(timings))  # fmt: skip
 

@@ -41,8 +41,11 @@ def run_terms(kind: str, stream: list[tuple[int, str]]) -> list[tuple[int, str]]
 
     "gram": the key of each run of 2-3 words joined (phonetic.gram_keys),
     at every position of the run, so a hit on it covers all the words heard.
-    "near": the shorter forms (phonetic.shorter) of every word's and every
-    run's key, at the same positions. Glossary aliases (extra tokens at a
+    "near": the shorter forms (phonetic.shorter) and start and end
+    (phonetic.ends) of every word's and every run's key, at the same
+    positions (a run's marked with phonetic.RUN_MARK), and every word's key
+    with its first letters (phonetic.headed).
+    Glossary aliases (extra tokens at a
     position already taken) are left out: runs are of the words heard.
     """
     heard: dict[int, str] = {}
@@ -56,10 +59,13 @@ def run_terms(kind: str, stream: list[tuple[int, str]]) -> list[tuple[int, str]]
         for i, j, key in runs:
             out.extend((positions[k], key) for k in range(i, j + 1))
         return out
-    runs.extend((i, i, key) for i, tok in enumerate(toks) for key in phonetic.keys(tok))
     for i, j, key in runs:
         for form in phonetic.shorter(key) | phonetic.ends(key):
-            out.extend((positions[k], form) for k in range(i, j + 1))
+            out.extend((positions[k], phonetic.RUN_MARK + form) for k in range(i, j + 1))
+    for i, tok in enumerate(toks):
+        for key in phonetic.keys(tok):
+            out.append((positions[i], phonetic.headed(key, tok)))
+            out.extend((positions[i], form) for form in phonetic.shorter(key) | phonetic.ends(key))
     return out
 
 

@@ -51,6 +51,24 @@ MIN_SHORTER_KEY = 4
 MIN_ENDS_KEY = 7
 ENDS_HEAD, ENDS_TAIL = 2, 3
 
+# A short key (3-4 sounds) of a name of at least this many letters may also
+# lose a sound ("Oyelaran" ALRN heard "Oyeron" ARN) if the heard word is
+# spelled with the same first HEAD_LETTERS letters: the first syllable is
+# the one heard best, and without it "iron" and "earn" would sound alike too.
+MIN_HEADED_LETTERS = 6
+HEAD_LETTERS = 2
+
+# Marks a shorter form or start-and-end of a run's key (not of one word's) in
+# the near field, so a search can take one-edit matches of single words alone.
+RUN_MARK = "+"
+# A word heard exactly in at least this share of the archive's segments (and at
+# least once) is an ordinary word: it gets the one-edit matches of single words
+# that it always had, but not the looser ones (runs one sound off, a 4-sound key
+# with a sound more, a garbled middle, a lost sound with the same spelled start).
+# A name the recognizer does not know is rarely heard exactly, and a common word
+# always is: this keeps "world" from sounding like "early with".
+ORDINARY_SHARE = 0.001
+
 # Words so common that they are never the misheard form of a name, but whose
 # keys collide with names' ("also" ALS = "Ellis" ALS): they get no sound key.
 COMMON_WORDS = frozenset(
@@ -170,6 +188,23 @@ def ends(key: str, length: int | None = None) -> set[str]:
     if len(key) < MIN_ENDS_KEY:
         return set()
     return {f"{length or len(key)}~{key[:ENDS_HEAD]}~{key[-ENDS_TAIL:]}"}
+
+
+def headed(key: str, token: str) -> str:
+    """A word's key with its first letters ("ARN|oy"), stored beside the shorter forms."""
+    return f"{key}|{_letters(token)[:HEAD_LETTERS]}"
+
+
+def headed_lookups(word: str) -> set[str]:
+    """Terms that find a word a sound shorter than a short-keyed name, spelled with its start."""
+    if len(_letters(word)) < MIN_HEADED_LETTERS:
+        return set()
+    return {
+        headed(key[:i] + key[i + 1 :], word)
+        for key in keys(word)
+        if MIN_GLUED_KEY <= len(key) <= MIN_SHORTER_KEY
+        for i in range(len(key))
+    }
 
 
 def near_lookups(key: str) -> tuple[set[str], set[str]]:

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from whoosh import query as Q
+from whoosh.matching import NullMatcher
 from whoosh.qparser import FieldsPlugin, FuzzyTermPlugin, QueryParser, RangePlugin
 
 from . import phonetic
@@ -216,7 +217,7 @@ def _sound_alternatives(word: str) -> list[Q.Query]:
         alts.append(Q.Term(SOUND, key, boost=2.0))
         if len(key) >= phonetic.MIN_GRAM_KEY:  # heard as 2-3 words ("Kity Wake")
             alts.append(Q.Term(GRAMS, key, boost=1.5))
-    alts.extend(_near_alternatives(word_keys))
+    alts.extend(_near_alternatives(word_keys, word))
     splits = phonetic.splits(word)
     for a, b in splits:
         alts.append(Q.Sequence([_any(SOUND, phonetic.keys(a)), _any(SOUND, phonetic.keys(b))], slop=1))
@@ -235,19 +236,71 @@ def _sound_alternatives(word: str) -> list[Q.Query]:
     return alts
 
 
-def _near_alternatives(keys: tuple[str, ...]) -> list[Q.Query]:
+def _near_alternatives(keys: tuple[str, ...], word: str | None = None) -> list[Q.Query]:
     """Words and runs of words whose key is one sound off (phonetic.near_lookups):
-    exact term lookups on keys stored at index time, never a walk over all keys."""
-    in_keys: set[str] = set()
-    in_near: set[str] = set()
+    exact term lookups on keys stored at index time, never a walk over all keys.
+
+    With `word`, only single words one edit off a key of phonetic.MIN_NEAR_KEY
+    sounds or more are matched whatever the archive holds; the looser matches
+    only if `word` is not an ordinary word of it (see UnlessOrdinary).
+    """
+    strict: list[Q.Query] = []
+    loose: list[Q.Query] = []
     for key in keys:
-        a, b = phonetic.near_lookups(key)
-        in_keys |= a
-        in_near |= b
-    in_keys -= set(keys)
-    terms = [Q.Term(f, k) for k in sorted(in_keys) for f in (SOUND, GRAMS)]
-    terms += [Q.Term(NEAR, k) for k in sorted(in_near)]
-    return [Q.Or(terms)] if terms else []
+        in_keys, in_near = phonetic.near_lookups(key)
+        in_keys -= set(keys)
+        one_edit = len(key) >= phonetic.MIN_NEAR_KEY
+        for k in sorted(in_keys):
+            (strict if one_edit else loose).append(Q.Term(SOUND, k))
+            loose.append(Q.Term(GRAMS, k))
+        for k in sorted(in_near):
+            (strict if one_edit and ":" in k else loose).append(Q.Term(NEAR, k))
+            loose.append(Q.Term(NEAR, phonetic.RUN_MARK + k))
+    if word is not None:
+        loose.extend(Q.Term(NEAR, t) for t in sorted(phonetic.headed_lookups(word)))
+    if word is None:
+        strict, loose = strict + loose, []
+    alts = [Q.Or(strict)] if strict else []
+    if loose:
+        alts.append(UnlessOrdinary(Q.Or(loose), word))
+    return alts
+
+
+class UnlessOrdinary(Q.WrappingQuery):
+    """Its child's matches, unless `word` is an ordinary word of the archive
+    (heard exactly in phonetic.ORDINARY_SHARE of the segments, and at least once).
+
+    Decided per search from the term's document frequency, one lookup: a
+    common word is heard everywhere, a name the recognizer does not know
+    nowhere, and only the latter needs the loose sounds-alike matches.
+    """
+
+    def __init__(self, child: Q.Query, word: str):
+        self.child = child
+        self.word = word
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and (other.word, other.child) == (self.word, self.child)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.word, self.child))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.child!r}, {self.word!r})"
+
+    def _rewrap(self, child: Q.Query) -> Q.Query:
+        return UnlessOrdinary(child, self.word)
+
+    def normalize(self) -> Q.Query:
+        child = self.child.normalize()
+        return child if child is Q.NullQuery else self._rewrap(child)
+
+    def matcher(self, searcher, context=None):  # noqa: ANN001 - whoosh's signature
+        reader = searcher.get_parent().reader()  # the whole index's, not one segment's
+        heard = reader.doc_frequency(EXACT, self.word)
+        if heard and heard >= phonetic.ORDINARY_SHARE * reader.doc_count():
+            return NullMatcher()
+        return self.child.matcher(searcher, context)
 
 
 def _joined_alternatives(words: list[str]) -> list[Q.Query]:

@@ -25,6 +25,8 @@ HEARD = [
     (30.0, "SPEAKER_2", "Thank you, Marla Fenwhistle, for coming."),  # Orla Fenwhistle, first name mangled
     (40.0, "SPEAKER_1", "The soil scientist Drav on Etty joined us."),  # Dravonetti heard as three words
     (50.0, "SPEAKER_2", "Ask the grower Hal very Nowski today."),  # Halbrzynowski, its middle garbled
+    (60.0, "SPEAKER_1", "I visited Okwen last autumn."),  # Okuweran (AKRN) heard a sound shorter (AKN)
+    (70.0, "SPEAKER_2", "Akun came too, and Ikwen."),  # AKN too, but spelled with another start
 ]
 ORDINARY = [
     "our colleagues have a presence in the world",
@@ -60,6 +62,22 @@ def test_a_name_heard_as_three_words(ix):
 def test_a_name_heard_a_sound_shorter(ix):
     (hit,) = search(ix, "Ostrakovan").hits
     assert (hit.match, hit.start, hit.matched_text) == ("phonetic", word_start(10.0, 4), "Ostrovan")
+
+
+def test_a_short_name_heard_a_sound_shorter_keeps_its_spelled_start(ix):
+    """A 4-sound key losing a sound reaches many words ("iron" for any A-R-N name):
+    only a heard word spelled with the name's first two letters counts."""
+    (hit,) = search(ix, "Okuweran").hits
+    assert (hit.match, hit.start, hit.matched_text) == ("phonetic", word_start(60.0, 2), "Okwen")
+
+
+def test_a_word_the_archive_heard_gets_no_loose_matches(tmp_path):
+    """The same one-sound-off run is a hit for a word never heard, not for an ordinary one."""
+    d = tmp_path / "index"
+    add_transcript(d, make_transcript("v", [(0.0, "SPEAKER_1", "We sell to the plant water cooperative.")]))
+    assert [h.matched_text for h in search(d, "Brantwater").hits] == ["plant water"]
+    add_transcript(d, make_transcript("w", [(0.0, "SPEAKER_1", "Brantwater is the name we heard.")]))
+    assert [(h.video, h.match) for h in search(d, "Brantwater").hits] == [("w", "exact")]
 
 
 def test_a_short_name_heard_with_a_sound_more_across_two_words(ix):

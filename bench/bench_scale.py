@@ -55,7 +55,8 @@ QUERIES: dict[str, tuple[str, dict, float]] = {
 
 
 def library_dir(params: dict, cache: Path = CACHE) -> Path:
-    key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    key = json.dumps({**params, "schema": schema.SCHEMA_VERSION}, sort_keys=True)  # a new schema: a new build
+    key = hashlib.sha1(key.encode()).hexdigest()[:12]
     return cache / f"{params['hours']:g}h-{key}"
 
 
@@ -117,7 +118,7 @@ def rare_word(index_dir: Path) -> str:
 def index_facts(index_dir: Path) -> dict:
     s = store.open_searcher(index_dir)
     with s:
-        return {"segments": s.doc_count(), "whoosh_segments": len(s.reader().leaf_readers())}
+        return {"segments": s.doc_count(), "whoosh_segments": len(list(s.reader().leaf_readers()))}
 
 
 def time_queries(index_dir: Path, runs: int, only: list[str] | None = None) -> dict:

@@ -22,7 +22,7 @@ from whoosh.fields import Schema
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
-from . import normalize, schema, store
+from . import normalize, schema, soundkeys, store
 from . import query as querymod
 from .writer import unpack_words
 
@@ -122,12 +122,12 @@ def search(
     parsed = querymod.parse(query)
     if limit is not None and limit < 1:
         raise ValueError("limit must be at least 1")
-    searcher = store.open_searcher(index_dir)
-    if searcher is None:
-        return SearchResult([], False, [], 0, speaker is None)
-    with searcher:
+    with store.searching(index_dir) as cached:
+        if cached is None:
+            return SearchResult([], False, [], 0, speaker is None)
+        searcher = cached.searcher
         flt = _filter(searcher.schema, speaker, video)
-        expanded: dict[tuple, Q.Query] = {}
+        expanded: dict[tuple, Q.Query] = {None: cached.derived}  # type: ignore[dict-item]
         tiers = list(parsed.tiers(exact))
         hits = _tiered_hits(searcher, tiers, flt, limit, expanded)
         total = len(hits)
@@ -203,14 +203,18 @@ def _expand_fuzzy(q: Q.Query, reader: IndexReader, memo: dict[tuple, Q.Query]) -
     if isinstance(q, Q.FuzzyTerm):
         key = (q.fieldname, q.text, q.maxdist, q.prefixlength, q.boost)
         if key not in memo:
-            words = list(reader.terms_within(q.fieldname, q.text, q.maxdist, prefix=q.prefixlength))
+            words = soundkeys.terms_within(reader, q.fieldname, q.text, q.maxdist, prefix=q.prefixlength)
             memo[key] = Q.Or([Q.Term(q.fieldname, w) for w in words], boost=q.boost) if words else Q.NullQuery
         return memo[key]
     if isinstance(q, Q.Wildcard) and q.fieldname == schema.SOUND:  # "*SKL": a scan of the sound keys
         key = ("*", q.fieldname, q.text, q.boost)
         if key not in memo:
-            field = reader.schema[q.fieldname]
-            words = [field.from_bytes(b) for b in q._btexts(reader)]
+            ending = q.text[1:]
+            if q.text.startswith("*") and ending and not any(c in ending for c in "*?["):
+                words = soundkeys.keys_ending_with(reader, ending, memo.get(None))  # type: ignore[arg-type]
+            else:
+                field = reader.schema[q.fieldname]
+                words = [field.from_bytes(b) for b in q._btexts(reader)]
             memo[key] = Q.Or([Q.Term(q.fieldname, w) for w in words], boost=q.boost) if words else Q.NullQuery
         return memo[key]
     if isinstance(q, Q.Sequence):  # apply() would drop the slop
@@ -311,7 +315,7 @@ def _suggestions(searcher: Searcher, parsed: querymod.ParsedQuery, tolerant: lis
         dist = querymod.fuzzy_distance(word) or (1 if len(word) >= 4 else 0)
         if " " in word or not dist or len(word) > querymod.MAX_TOLERANT_LETTERS:
             continue
-        near = [t.decode() if isinstance(t, bytes) else t for t in reader.terms_within(schema.EXACT, word, dist)]
+        near = soundkeys.terms_within(reader, schema.EXACT, word, dist)
         near.sort(key=lambda t: -reader.doc_frequency(schema.EXACT, t))
         for t in near:
             add(t)

@@ -12,6 +12,14 @@ the write lock. `check` compares it with what the index really holds, so a
 deleted or damaged segment file, or a deleted index, is found (the library
 then compares the videos with its transcripts) instead of answering "no hits".
 
+Searches go through `searching`, which keeps the searcher of each index open
+between searches (opening one, and reading its segments' field lengths,
+cost more than most searches) and reopens it when any file of the directory
+changed: a commit, a rebuild, or a lost or cut segment file, which is then
+reported as when opening afresh. Things derived from the index (see
+index.soundkeys) are cached with the searcher, so they live exactly as long
+as the index generation they describe.
+
 Every write (add, remove, rebuild) holds LOCK_FILE, a `filelock` lock (flock
 on POSIX), the one lock mechanism of the project: the kernel drops it when
 the holder dies, so a crash never leaves a stale lock behind.
@@ -24,7 +32,9 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -114,6 +124,123 @@ def open_searcher(index_dir: Path) -> Searcher | None:
     return None
 
 
+@dataclass
+class _Open:
+    """A searcher kept open, the directory signature it was opened on, and caches derived from it."""
+
+    searcher: Searcher
+    signature: tuple
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    derived: dict[str, Any] = field(default_factory=dict)
+
+
+_OPEN: OrderedDict[str, _Open] = OrderedDict()
+_OPEN_LOCK = threading.Lock()
+MAX_OPEN = 4  # indexes kept open per process (a server has one; tests make many)
+
+
+class CachedSearcher:
+    """What `searching` yields: the searcher, and a dict for things derived from this index generation."""
+
+    def __init__(self, entry: _Open):
+        self.searcher = entry.searcher
+        self.derived = entry.derived
+
+
+def _signature(index_dir: Path) -> tuple:
+    """Every file of the directory with its size and mtime: any commit, rebuild or damage changes it."""
+    try:
+        with os.scandir(index_dir) as it:
+            return tuple(sorted((e.name, *_stat(e)) for e in it))
+    except FileNotFoundError:
+        return ()
+
+
+def _stat(entry: os.DirEntry) -> tuple[int, int]:
+    try:
+        st = entry.stat()
+    except FileNotFoundError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
+
+
+@contextmanager
+def searching(index_dir: Path) -> Iterator[CachedSearcher | None]:
+    """A searcher on the current index kept open between calls (None when there is no index yet).
+
+    The searcher is used by one caller at a time (whoosh readers share file
+    handles): concurrent searches of one index wait for each other, which on
+    a CPU-bound, GIL-bound search costs nothing. It is reopened, with the same
+    errors as `open_searcher`, whenever the directory changed since it was opened.
+    """
+    key = os.path.abspath(index_dir)
+    sig = _signature(Path(index_dir))
+    with _OPEN_LOCK:
+        entry = _OPEN.get(key)
+        if entry is not None and entry.signature != sig:
+            _OPEN.pop(key)
+            _close_later(entry)
+            entry = None
+        if entry is not None:
+            _OPEN.move_to_end(key)
+    if entry is None:
+        searcher = open_searcher(index_dir)
+        if searcher is None:
+            yield None
+            return
+        preload_lengths(searcher)
+        entry = _Open(searcher, sig)
+        with _OPEN_LOCK:
+            _OPEN[key] = entry
+            while len(_OPEN) > MAX_OPEN:
+                _close_later(_OPEN.popitem(last=False)[1])
+    with entry.lock:
+        yield CachedSearcher(entry)
+
+
+def _close_later(entry: _Open) -> None:
+    """Close a searcher no longer cached, once whoever is using it is done."""
+    with entry.lock:
+        try:
+            entry.searcher.close()
+        except Exception:  # noqa: BLE001 - files already gone: nothing left to release
+            pass
+
+
+def forget(index_dir: Path) -> None:
+    """Close the kept-open searcher of an index (its directory is about to go)."""
+    with _OPEN_LOCK:
+        entry = _OPEN.pop(os.path.abspath(index_dir), None)
+    if entry is not None:
+        _close_later(entry)
+
+
+def preload_lengths(searcher: Searcher) -> None:
+    """Read each segment's per-document field lengths (one byte a document) into memory.
+
+    BM25 needs a document's field length for every document it scores;
+    whoosh reads each with a seek and a read of one byte, which dominated
+    searches of common words. Best effort: another codec is left alone.
+    """
+    from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+
+    for leaf in searcher.reader().leaf_readers():
+        reader = leaf[0] if isinstance(leaf, tuple) else leaf
+        perdoc = getattr(reader, "_perdoc", None)
+        if perdoc is None or not hasattr(perdoc, "_cached_reader"):
+            continue
+        for fieldname in searcher.schema.scorable_names():
+            try:
+                col = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+                if col is None or isinstance(col, bytes):
+                    continue
+                count = perdoc.doc_count_all()
+                raw = col._dbfile.get(col._basepos, col._count) if col._count else b""
+                perdoc._readers[_lenfield(fieldname)] = raw + bytes(max(0, count - len(raw)))
+            except Exception:  # noqa: BLE001 - an optimisation, never a reason to fail
+                continue
+
+
 def _cause(e: BaseException) -> str:
     if isinstance(e, OSError) and e.filename:
         return f"{Path(str(e.filename)).name}: {e.strerror or e}"
@@ -149,24 +276,25 @@ def check(index_dir: Path) -> IndexState:
     """
     index_dir = Path(index_dir)
     try:
-        searcher = open_searcher(index_dir)
+        with searching(index_dir) as cached:
+            return _check(index_dir, cached.searcher) if cached is not None else IndexState(False)
     except SearchIndexError as e:
         return IndexState(True, problem=str(e))
-    if searcher is None:
-        return IndexState(False)
-    with searcher as s:
-        info = read_info(index_dir) or {}
-        skipped = info.get("skipped") if isinstance(info.get("skipped"), dict) else {}
-        videos = info.get("videos")
-        generation = s.reader().generation()
-        if isinstance(videos, dict) and generation is not None and info.get("generation") == generation:
-            total = sum(int(n) for n in videos.values())
-            if total != s.doc_count():
-                return IndexState(True, skipped=skipped, problem=(
-                    f"{index_dir}: the index is damaged (it holds {s.doc_count()} segments, its record says "
-                    f"{total}); {REINDEX_ADVICE}"))  # fmt: skip
-            return IndexState(True, {str(k): int(n) for k, n in videos.items()}, skipped)
-        return IndexState(True, live_counts(s), skipped)
+
+
+def _check(index_dir: Path, s: Searcher) -> IndexState:
+    info = read_info(index_dir) or {}
+    skipped = info.get("skipped") if isinstance(info.get("skipped"), dict) else {}
+    videos = info.get("videos")
+    generation = s.reader().generation()
+    if isinstance(videos, dict) and generation is not None and info.get("generation") == generation:
+        total = sum(int(n) for n in videos.values())
+        if total != s.doc_count():
+            return IndexState(True, skipped=skipped, problem=(
+                f"{index_dir}: the index is damaged (it holds {s.doc_count()} segments, its record says "
+                f"{total}); {REINDEX_ADVICE}"))  # fmt: skip
+        return IndexState(True, {str(k): int(n) for k, n in videos.items()}, skipped)
+    return IndexState(True, live_counts(s), skipped)
 
 
 def record_commit(

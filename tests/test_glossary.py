@@ -123,7 +123,7 @@ def sure(segments: list[Segment], probability: float) -> list[Segment]:
 
 def test_a_long_name_written_across_split_words_is_the_term():
     # An invented name the model has never seen: steered, it comes out in two pieces, one letter off.
-    plain = [seg(0.0, "Our guide was Mister Roth mass keel, who farms here.")]
+    plain = sure([seg(0.0, "Our guide was Mister Roth mass keel, who farms here.")], 0.6)  # misheard, unsure
     steered = [seg(0.0, "Our guide was Mister Vroth maskiel, who farms here.")]
     (out,) = merge_glossary(plain, steered, ["Vrothmaskiell"])
     assert out.text == "Our guide was Mister Vrothmaskiell, who farms here."
@@ -138,7 +138,7 @@ def test_a_long_name_written_across_split_words_is_the_term():
 
 def test_a_name_steering_moved_far_toward_the_term_is_the_term():
     # Half the letters off, but steering moved it from nothing like the term to halfway there.
-    plain = [seg(0.0, "I met the grower Sarah Kwin Drugal today.")]
+    plain = sure([seg(0.0, "I met the grower Sarah Kwin Drugal today.")], 0.5)  # misheard, unsure
     steered = [seg(0.0, "I met the grower Sarah Skodrubalsk today.")]
     (out,) = merge_glossary(plain, steered, ["Szczodrubalski"])
     assert out.text == "I met the grower Sarah Szczodrubalski today."
@@ -199,6 +199,17 @@ def test_where_two_terms_claim_the_same_words_the_one_written_exactly_wins():
         w.start, w.end = t, t + 0.3
     (out,) = merge_glossary(plain, steered, ["Quennelby", "Chanfillin"])
     assert out.text == "thank you Shimon Quennelby and you both"
+
+
+def test_a_word_said_clearly_is_not_stretched_into_a_term_containing_it():
+    plain = sure([seg(0.0, "Did the morrow fair sell out?")], 0.95)
+    steered = sure([seg(0.0, "Did Dunmorrow fair sell out?")], 0.6)
+    assert merge_glossary(plain, steered, ["Dunmorrow"]) == plain
+    # Heard unsure, or heard with the rest of the term: the term.
+    plain[0].words[2].probability = 0.5
+    assert merge_glossary(plain, steered, ["Dunmorrow"])[0].text == "Did Dunmorrow fair sell out?"
+    plain = sure([seg(0.0, "Did done morrow fair sell out?")], 0.95)
+    assert merge_glossary(plain, steered, ["Dunmorrow"])[0].text == "Did Dunmorrow fair sell out?"
 
 
 def test_a_common_word_once_misheard_for_a_name_is_not_that_name_everywhere():

@@ -104,6 +104,10 @@ MIN_TERM_PROBABILITY = 0.005
 # A word only pulled toward a term (more than MAX_TERM_EDITS off) says less by its letters: the model
 # must also have been fairly sure of it (in stretches it decoded badly it writes term-like pieces).
 MIN_PULLED_PROBABILITY = 0.1
+# A plain word the plain pass was this sure of, of MIN_SAID_LETTERS or more, that the term contains:
+# it was said, and steering stretched it into the term ("Russian" -> "Belarusian").
+SURE_PLAIN = 0.9
+MIN_SAID_LETTERS = 4
 # Where the two decodings disagree over a long stretch (alignment failed), the steered term is only
 # taken for plain words heard over its time that are spelled or sound like it, within this share.
 MAX_UNALIGNED_EDITS = 0.5
@@ -180,6 +184,13 @@ def _term_runs(keys: list[str], terms: list[tuple[str, str, int]]) -> list[_Run]
             runs.append(r)
             used.update(range(r.j1, r.j2))
     return sorted(runs, key=lambda r: r.j1)
+
+
+def _part_of(word: str, key: str) -> bool:
+    """Whether `word` is a part of the term `key`, give or take a letter, with 3 letters or more of it left over."""
+    if len(word) < MIN_SAID_LETTERS or len(word) > len(key) - 3:
+        return False
+    return any(_edits(word, key[i:j]) <= 1 for i in range(len(key)) for j in range(i + len(word) - 1, len(key) + 1))
 
 
 def _nearest_run(keys: list[str], key: str) -> int:
@@ -267,6 +278,10 @@ def merge_blocks(pw: list[Word], sw: list[Word], glossary: list[str]) -> list[Bl
             block.rule = "plain has a term"
         elif probability < MIN_TERM_PROBABILITY:
             block.rule = "term unsure"
+        elif d_plain > MAX_TERM_EDITS * len(run.key) and any(
+            w.probability >= SURE_PLAIN and _part_of(k, run.key) for w, k in zip(pw[i1:i2], p_keys[i1:i2], strict=True)
+        ):
+            block.rule = "a word said, stretched into the term"
         elif run.edits and not (near and run.edits <= d_plain):
             block.rule = "not near the term"
         elif long_block and i2 - i1 > MAX_GLOSSARY_BLOCK:
@@ -343,7 +358,9 @@ def merge_glossary(plain: list[Segment], steered: list[Segment], glossary: Itera
     - a word the plain pass wrote alike elsewhere, capitalised, is the same
       term there (`_same_name_elsewhere`).
     Never taken: over plain words that are a glossary term themselves
-    (steering turned "Belarusian" into "BelAZ"), where the plain pass has no
+    (steering turned "Belarusian" into "BelAZ") or hold a word the plain pass
+    was sure of that the term contains, the rest of the term unheard ("did
+    Russian" -> "Belarusian"), where the plain pass has no
     words (an echo of the list in silence), a term the model gave almost no
     probability (steering forced it). Everything else stays as the plain
     decoding heard it, so steering cannot cost accuracy away from the names.

@@ -51,8 +51,18 @@ def lib(named, tmp_path) -> Path:
     return tmp_path / "lib"
 
 
+_ids: dict[str, str] = {}
+
+
+def vid(lib: Path, name: str) -> str:
+    """The video id of a fixture (content-derived: the same in every copy of the library)."""
+    if name not in _ids:
+        _ids[name] = video_id(lib, name)
+    return _ids[name]
+
+
 def speakers(lib: Path, name: str) -> dict[str, dict]:
-    r = run_cli("speakers", video_id(lib, name), "--json", library=lib)
+    r = run_cli("speakers", vid(lib, name), "--json", library=lib)
     assert r.exit_code == 0, r.output
     return {s["label"]: s for s in json.loads(r.stdout)}
 
@@ -75,17 +85,17 @@ def test_a_named_voice_is_suggested_in_another_video(named):
     # the voiceprints live in LIBRARY/people, not in the transcripts
     store = PeopleStore(Library(lib))
     assert {p.name: len(p.prints) for p in store.load().values()} == {OKUNEV: 1, ANNA: 1}
-    assert set(store.voices(video_id(lib, "three_voices.mp4"))) == {"SPEAKER_1", "SPEAKER_2", "SPEAKER_3"}
-    assert "vector" not in (lib / "transcripts" / f"{video_id(lib, 'three_voices.mp4')}.json").read_text()
+    assert set(store.voices(vid(lib, "three_voices.mp4"))) == {"SPEAKER_1", "SPEAKER_2", "SPEAKER_3"}
+    assert "vector" not in (lib / "transcripts" / f"{vid(lib, 'three_voices.mp4')}.json").read_text()
 
 
 def test_a_suggested_name_is_used_at_once_by_search_and_exports(named):
     lib = named / "lib"
-    three = video_id(lib, "three_voices.mp4")
+    three = vid(lib, "three_voices.mp4")
     # a part of the name, any case, across both videos
     r = run_cli("search", "the", "--speaker", "okunev", "--limit", "100", "--json", library=lib)
     hits = json.loads(r.stdout)
-    assert {h["video"] for h in hits} == {three, video_id(lib, "two_voices.mp4")}
+    assert {h["video"] for h in hits} == {three, vid(lib, "two_voices.mp4")}
     assert all(h["speaker"] == OKUNEV for h in hits)
     assert {h["speaker_label"] for h in hits if h["video"] == three} == {"SPEAKER_2"}
     assert "lighthouse" in " ".join(h["text"] for h in hits).lower()  # the mayor's words in three_voices
@@ -108,8 +118,8 @@ def test_people_lists_videos_talk_time_and_how_sure(named):
     okunev = people(named / "lib")[OKUNEV]
     assert okunev["prints"] == 1 and len(okunev["videos"]) == 2
     states = {v["video"]: (v["speaker_state"], v["similarity"]) for v in okunev["videos"]}
-    assert states[video_id(named / "lib", "two_voices.mp4")] == ("confirmed", None)
-    state, similarity = states[video_id(named / "lib", "three_voices.mp4")]
+    assert states[vid(named / "lib", "two_voices.mp4")] == ("confirmed", None)
+    state, similarity = states[vid(named / "lib", "three_voices.mp4")]
     assert state == "suggested" and 0.83 <= similarity <= 1.0
     assert okunev["talk_time"] == pytest.approx(sum(v["talk_time"] for v in okunev["videos"]))
     text = run_cli("people", library=named / "lib").stdout
@@ -119,7 +129,7 @@ def test_people_lists_videos_talk_time_and_how_sure(named):
 
 
 def test_confirm_adds_a_voiceprint(lib):
-    three = video_id(lib, "three_voices.mp4")
+    three = vid(lib, "three_voices.mp4")
     r = run_cli("people", "confirm", three, "SPEAKER_2", "--json", library=lib)
     assert r.exit_code == 0, r.output
     row = json.loads(r.stdout)
@@ -131,7 +141,7 @@ def test_confirm_adds_a_voiceprint(lib):
 
 
 def test_reject_unlinks_and_is_never_suggested_again(lib):
-    three = video_id(lib, "three_voices.mp4")
+    three = vid(lib, "three_voices.mp4")
     r = run_cli("people", "reject", three, "SPEAKER_1", "--json", library=lib)
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["speaker_state"] is None
@@ -146,7 +156,7 @@ def test_reject_unlinks_and_is_never_suggested_again(lib):
 
 def test_names_and_rejections_survive_force_and_reindex(lib):
     """A re-ingest makes the links again by voice: confirmed stays confirmed, rejected stays rejected."""
-    three = video_id(lib, "three_voices.mp4")
+    three = vid(lib, "three_voices.mp4")
     assert run_cli("people", "confirm", three, "SPEAKER_2", library=lib).exit_code == 0
     assert run_cli("people", "reject", three, "SPEAKER_1", library=lib).exit_code == 0
     path = next(r["path"] for r in json.loads(run_cli("list", "--json", library=lib).stdout) if r["video"] == three)
@@ -166,7 +176,7 @@ def test_names_and_rejections_survive_force_and_reindex(lib):
 
 
 def test_rename_merge_and_forget(lib):
-    three = video_id(lib, "three_voices.mp4")
+    three = vid(lib, "three_voices.mp4")
     r = run_cli("people", "rename", "Okunev", "A. Okunev", library=lib)
     assert r.exit_code == 0, r.output
     assert speakers(lib, "three_voices.mp4")["SPEAKER_2"]["name"] == "A. Okunev"
@@ -193,7 +203,7 @@ def test_rename_merge_and_forget(lib):
     # the biometric data is gone: no print, and no kept voice of a speaker that was theirs
     assert OKUNEV not in store.people_path.read_text() and "A. Okunev" not in store.people_path.read_text()
     assert set(store.voices(three)) == {"SPEAKER_1"}
-    assert set(store.voices(video_id(lib, "two_voices.mp4"))) == {"SPEAKER_1"}
+    assert set(store.voices(vid(lib, "two_voices.mp4"))) == {"SPEAKER_1"}
     r = run_cli("search", "lighthouse", "--speaker", "Okunev", library=lib)
     assert r.exit_code == 1 and "no speaker" in r.stderr
     assert run_cli("people", "forget", "Nobody", library=lib).exit_code == 1
@@ -201,7 +211,7 @@ def test_rename_merge_and_forget(lib):
 
 def test_people_match_finds_voices_ingested_before_the_name(lib, ingested, tmp_path):
     """A person named after other videos were ingested is found in them by `people match`."""
-    three = video_id(lib, "three_voices.mp4")
+    three = vid(lib, "three_voices.mp4")
     assert run_cli("speakers", three, "--rename", "SPEAKER_3=Ian Engineer", library=lib).exit_code == 0
     # the engineer's voice is in no other video: nothing new is suggested for him
     r = run_cli("people", "match", "--json", library=lib)
@@ -212,10 +222,10 @@ def test_people_match_finds_voices_ingested_before_the_name(lib, ingested, tmp_p
     # a library where nobody was named at ingest: the mayor named in three_voices is found in two_voices
     fresh = tmp_path / "fresh"
     shutil.copytree(ingested, fresh)
-    assert run_cli("speakers", video_id(fresh, "three_voices.mp4"), "--rename", "SPEAKER_2=Mayor Vell",
+    assert run_cli("speakers", vid(fresh, "three_voices.mp4"), "--rename", "SPEAKER_2=Mayor Vell",
                    library=fresh).exit_code == 0  # fmt: skip
     rows = json.loads(run_cli("people", "match", "--json", library=fresh).stdout)
-    two = video_id(fresh, "two_voices.mp4")
+    two = vid(fresh, "two_voices.mp4")
     assert [(s["video"], s["speaker_label"], s["speaker"], s["speaker_state"]) for s in rows] == [
         (two, "SPEAKER_2", "Mayor Vell", "suggested")]  # fmt: skip
     hits = json.loads(run_cli("search", "repairs", "--speaker", "vell", "--json", library=fresh).stdout)
@@ -227,7 +237,7 @@ def test_web_page_and_api_show_the_person(lib):
 
     from pipeline.web import create_app
 
-    three = video_id(lib, "three_voices.mp4")
+    three = vid(lib, "three_voices.mp4")
     with TestClient(create_app(Library(lib)), base_url="http://127.0.0.1:8765") as client:
         data = client.get(f"/api/videos/{three}").json()
         assert any(s["speaker"] == OKUNEV and s["speaker_state"] == "suggested" for s in data["segments"])

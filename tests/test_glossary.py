@@ -170,35 +170,35 @@ def test_a_term_steering_forced_where_nothing_like_it_was_said_is_not_inserted()
 
 
 def test_in_a_long_disagreement_only_the_words_heard_as_the_term_are_replaced():
-    plain = [seg(0.0, "a grower called Bloom a Kellow rim and plant it in a heritage variety")]
-    steered = [seg(0.0, "a grower called lo a cold on a new Kellorim plant it in a heritage variety")]
+    plain = [seg(0.0, "a miller named Bram a Kellow rim and sold it to the market town")]
+    steered = [seg(0.0, "a miller named so a bold in a few Kellorim sold it to the market town")]
     # The steered words squeezed into the time of the plain ones: "Kellorim" over "Kellow rim".
     for w, t in zip(steered[0].words[3:10], [1.5, 1.7, 1.9, 2.1, 2.3, 2.4, 2.6], strict=True):
         w.start, w.end = t, t + 0.15
     steered[0].words[9].end = 3.3
     (out,) = merge_glossary(plain, steered, ["Kellorim"])
-    assert out.text == "a grower called Bloom a Kellorim and plant it in a heritage variety"
+    assert out.text == "a miller named Bram a Kellorim and sold it to the market town"
 
 
 def test_a_name_the_plain_pass_wrote_alike_twice_is_the_term_both_times():
-    plain = [seg(0.0, "We met colleagues from Danselow. The soil is dry."),
-             seg(10.0, "In Danselow, a grower planted old trees. Black water ran there.")]  # fmt: skip
-    steered = [seg(0.0, "We met colleagues from Tanzellow. The soil is dry."),
-               seg(10.0, "In chun selo, a grower planted old trees. Blackwall water ran there.")]  # fmt: skip
-    out = merge_glossary(plain, steered, ["Tanzellow", "Blakwater"])
-    assert texts(out) == ["We met colleagues from Tanzellow. The soil is dry.",
-                          "In Tanzellow, a grower planted old trees. Black water ran there."]  # fmt: skip
+    plain = [seg(0.0, "We met friends from Danselow. The soil is dry."),
+             seg(10.0, "In Danselow, a grower planted old trees. Red field lay there.")]  # fmt: skip
+    steered = [seg(0.0, "We met friends from Tanzellow. The soil is dry."),
+               seg(10.0, "In dun selo, a grower planted old trees. Redwall field lay there.")]  # fmt: skip
+    out = merge_glossary(plain, steered, ["Tanzellow", "Redfeld"])
+    assert texts(out) == ["We met friends from Tanzellow. The soil is dry.",
+                          "In Tanzellow, a grower planted old trees. Red field lay there."]  # fmt: skip
 
 
 def test_where_two_terms_claim_the_same_words_the_one_written_exactly_wins():
-    plain = [seg(0.0, "thank you Shimon quenal and you both")]
-    steered = [seg(0.0, "thank you chun filling Quennelby and you both")]
+    plain = [seg(0.0, "thank you Tamsin vorrel and you both")]
+    steered = [seg(0.0, "thank you pan tilling Vorrelby and you both")]
     for w in steered[0].words[2:4]:
         w.probability = 0.2  # sure enough to be a candidate
     for w, t in zip(steered[0].words[2:5], [1.0, 1.3, 1.5], strict=True):
         w.start, w.end = t, t + 0.3
-    (out,) = merge_glossary(plain, steered, ["Quennelby", "Chanfillin"])
-    assert out.text == "thank you Shimon Quennelby and you both"
+    (out,) = merge_glossary(plain, steered, ["Vorrelby", "Pantillin"])
+    assert out.text == "thank you Tamsin Vorrelby and you both"
 
 
 def test_a_word_said_clearly_is_not_stretched_into_a_term_containing_it():
@@ -213,10 +213,10 @@ def test_a_word_said_clearly_is_not_stretched_into_a_term_containing_it():
 
 
 def test_a_common_word_once_misheard_for_a_name_is_not_that_name_everywhere():
-    plain = [seg(0.0, "The black water co-op buys apples."), seg(10.0, "The river has black water in spring.")]
-    steered = [seg(0.0, "The Blakwater co-op buys apples."), seg(10.0, "The river has black water in spring.")]
-    out = merge_glossary(plain, steered, ["Blakwater"])
-    assert texts(out) == ["The Blakwater co-op buys apples.", "The river has black water in spring."]
+    plain = [seg(0.0, "The red field co-op buys apples."), seg(10.0, "The river has red field in spring.")]
+    steered = [seg(0.0, "The Redfeld co-op buys apples."), seg(10.0, "The river has red field in spring.")]
+    out = merge_glossary(plain, steered, ["Redfeld"])
+    assert texts(out) == ["The Redfeld co-op buys apples.", "The river has red field in spring."]
 
 
 def test_nothing_to_merge_without_a_glossary():

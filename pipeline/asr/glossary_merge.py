@@ -89,7 +89,7 @@ def drop_glossary_echoes(
 
 
 _TRAILING = ".,;:!?\"')"
-# A term may be written across this many steered words ("Brack water", "Llan fyllin").
+# A term may be written across this many steered words ("Kittle wake", "Dun morrow").
 MAX_RUN_WORDS = 3
 # Terms shorter than this are only taken as written: a shorter name one letter off is another word.
 MIN_NEAR_TERM = 5
@@ -304,7 +304,7 @@ def _same_name_elsewhere(pw: list[Word], p_keys: list[str], p_marks: list[bool],
     ("Kellomir" twice), while steering may bring the term out at only one of them.
 
     Only capitalised words, written alike, of MIN_NEAR_TERM letters or more: a common word that was
-    misheard for a name once ("black water") is not that name everywhere.
+    misheard for a name once ("red field") is not that name everywhere.
     """
     named: dict[str, set[str]] = {}
     covered: set[int] = set()
@@ -343,7 +343,7 @@ def merge_glossary(plain: list[Segment], steered: list[Segment], glossary: Itera
     The two word sequences are aligned (difflib, on folded words). A term in
     the steered words is a run of one to MAX_RUN_WORDS words whose letters
     spell it, or nearly (a name new to the model comes out misspelled or in
-    pieces even when steered: "Brack water", "Millacourt"). Where such a run
+    pieces even when steered: "Kittle wake", "Millacourt"). Where such a run
     differs from the plain words, it is taken:
     - written exactly: in place of the plain words it is aligned with
       ("with" -> "Vist", "melee metal and" -> "BelAZ on a"); the whole

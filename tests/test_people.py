@@ -97,6 +97,9 @@ def test_a_suggested_name_is_used_at_once_by_search_and_exports(named):
     hits = json.loads(r.stdout)
     assert {h["video"] for h in hits} == {three, vid(lib, "two_voices.mp4")}
     assert all(h["speaker"] == OKUNEV for h in hits)
+    states = {(h["video"], h["speaker_state"]) for h in hits}
+    assert states == {(three, "suggested"), (vid(lib, "two_voices.mp4"), "confirmed")}
+    assert all(h["similarity"] >= 0.83 for h in hits if h["video"] == three)
     assert {h["speaker_label"] for h in hits if h["video"] == three} == {"SPEAKER_2"}
     assert "lighthouse" in " ".join(h["text"] for h in hits).lower()  # the mayor's words in three_voices
     # the label still works, and a name that is nobody's says so instead of "no hits"

@@ -453,6 +453,28 @@ def list_people(library: Library) -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "THRESHOLD", "MatchReport", "Named", "confirm", "find_person", "forget", "link_after_ingest", "list_people",
+    "THRESHOLD", "MatchReport", "Named", "confirm", "find_person", "forget", "hit_speakers", "link_after_ingest",
+    "list_people",
     "match_library", "merge", "name_matches", "name_speakers", "reject", "rename_person", "speaker_row",
 ]  # fmt: skip
+
+
+def hit_speakers(library: Library, hits: Iterable[Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(video, label) -> {"speaker_state", "similarity"} for search hits whose speaker has a name.
+
+    Only videos with a named speaker in the hits are read: an archive without
+    people costs nothing.
+    """
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    read: set[str] = set()
+    for h in hits:
+        if not h.speaker_label or h.speaker == h.speaker_label or h.video in read:
+            continue
+        read.add(h.video)
+        try:
+            t = library.load_transcript(h.video)
+        except LookupError:
+            continue
+        for sp in t.speakers:
+            out[(t.video_id, sp.label)] = {"speaker_state": sp.name_state, "similarity": sp.similarity}
+    return out

@@ -247,3 +247,18 @@ def test_web_page_and_api_show_the_person(lib):
         assert OKUNEV in client.get(f"/videos/{three}").text
         assert run_cli("people", "rename", OKUNEV, "Sasha Okunev", library=lib).exit_code == 0
         assert "Sasha Okunev" in client.get(f"/videos/{three}").text
+
+
+def test_a_damaged_people_store_fails_no_ingest_and_is_named(lib):
+    (lib / "people" / "people.json").write_text('{"people": [')
+    path = next(r["path"] for r in json.loads(run_cli("list", "--json", library=lib).stdout)
+                if r["video"] == vid(lib, "two_voices.mp4"))  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        install(mp)
+        r = run_cli("ingest", path, "--force", "--language", "en", library=lib)
+    assert r.exit_code == 0, r.output
+    assert "people.json: damaged" in r.stderr and "not matched to known people" in r.stderr
+    assert set(PeopleStore(Library(lib)).voices(vid(lib, "two_voices.mp4"))) == {"SPEAKER_1", "SPEAKER_2"}
+    assert speakers(lib, "two_voices.mp4")["SPEAKER_2"]["name"] == OKUNEV  # the links stay as they were
+    r = run_cli("people", library=lib)
+    assert r.exit_code == 1 and "people.json: damaged" in r.stderr and "Traceback" not in r.output

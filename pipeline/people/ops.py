@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..library import Library, is_video_id
+from ..library import DamagedFileError, Library, is_video_id
 from ..transcript import CONFIRMED, SUGGESTED, Speaker, Transcript
 from .match import THRESHOLD, best_matches, confirmed_print, similarity
 from .store import PeopleBusyError, PeopleStore, Person, Print, Voice, new_person
@@ -199,7 +199,8 @@ def name_speakers(library: Library, transcript: Transcript, names: dict[str, str
 
 
 # -- after an ingest: the links made again, new voices matched ----------------------------------
-def link_after_ingest(library: Library, transcript: Transcript, turns: Any) -> None:
+def link_after_ingest(library: Library, transcript: Transcript, turns: Any,
+                      warn: Callable[[str], None] | None = None) -> None:  # fmt: skip
     """Called by ingest between diarization and saving: keeps every speaker's voice, and links speakers.
 
     - a voice the user named or confirmed before in this video (a re-ingest,
@@ -208,6 +209,9 @@ def link_after_ingest(library: Library, transcript: Transcript, turns: Any) -> N
     - other voices that sound like a known person are suggested;
     - a link or a plain name of the previous transcript that the voice did
       not decide is carried over by label (videos ingested before voices were kept).
+
+    A damaged people store does not fail the ingest: the voices are kept, nobody
+    is matched, and `warn` says so (the `people` commands name the file).
     """
     from .voices import transcript_voices
 
@@ -223,7 +227,13 @@ def link_after_ingest(library: Library, transcript: Transcript, turns: Any) -> N
     except LookupError:
         old = None
     old_by_person = {s.person: s for s in old.speakers if s.person} if old else {}
-    people = store.load()
+    damaged = False
+    try:
+        people = store.load()
+    except DamagedFileError as e:
+        if warn is not None:
+            warn(f"warning: {e}; {vid}'s speakers were not matched to known people")
+        people, damaged = {}, True
     by_label = {s.label: s for s in transcript.speakers}
     taken: dict[str, str] = {}
     moved: list[tuple[str, Print, str]] = []  # (person, print, new label): prints follow relabelled voices
@@ -244,7 +254,10 @@ def link_after_ingest(library: Library, transcript: Transcript, turns: Any) -> N
             sp = by_label.get(osp.label)
             if sp is None or sp.label in taken or not (osp.name or osp.person):
                 continue
-            if osp.person:
+            if osp.person and damaged:  # the store cannot say who they are: the links stay as they were
+                sp.person, sp.name, sp.state, sp.similarity = osp.person, osp.name, osp.state, osp.similarity
+                taken[sp.label] = osp.person
+            elif osp.person:
                 person = people.get(osp.person)
                 if person is None or person.id in taken.values() or (voices and osp.state == SUGGESTED):
                     continue

@@ -497,7 +497,7 @@ class Ingestor:
         found again by voice (a re-ingest, --force, another engine or model), known voices suggested."""
         from .people import link_after_ingest
 
-        link_after_ingest(self.library, transcript, turns)
+        link_after_ingest(self.library, transcript, turns, warn=self.reporter.message)
 
     def _set_stage(self, job: Job, stage: str) -> None:
         job.stage = stage

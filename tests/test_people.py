@@ -188,6 +188,11 @@ def test_rename_merge_and_forget(lib):
     assert hits and hits[0]["speaker"] == "A. Okunev"  # the index was updated
     assert run_cli("people", "rename", "A. Okunev", ANNA, library=lib).exit_code == 1  # another person: merge
 
+    # naming another voice of three_voices as Anna withdraws the guess that the host is her
+    assert run_cli("speakers", three, "--rename", f"SPEAKER_3={ANNA}", library=lib).exit_code == 0
+    after = speakers(lib, "three_voices.mp4")
+    assert (after["SPEAKER_3"]["name"], after["SPEAKER_3"]["state"]) == (ANNA, "confirmed")
+    assert (after["SPEAKER_1"]["name"], after["SPEAKER_1"]["state"]) == ("SPEAKER_1", None)
     # the engineer is named in three_voices, then found to be the same person as Okunev
     assert run_cli("speakers", three, "--rename", "SPEAKER_3=Sasha O.", library=lib).exit_code == 0
     r = run_cli("people", "merge", "Sasha O.", "A. Okunev", "--json", library=lib)

@@ -189,6 +189,9 @@ def name_speakers(library: Library, transcript: Transcript, names: dict[str, str
             score = similarity(voice.vector, person) if voice is not None and person.prints else None
             _add_print(person, vid, sp.label, voice)
             _link(sp, person, CONFIRMED, score)
+            for other in transcript.speakers:  # the user's word outranks a guess on another voice of this video
+                if other is not sp and other.person == person.id and other.state == SUGGESTED:
+                    _unlink(other)
             if voice is None:
                 out.without_voice.append(sp.label)
     library.save_transcript(transcript)

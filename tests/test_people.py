@@ -141,6 +141,12 @@ def test_confirm_adds_a_voiceprint(lib):
     assert people(lib)[OKUNEV]["prints"] == 2
     r = run_cli("people", "confirm", three, "SPEAKER_3", library=lib)  # nothing suggested there
     assert r.exit_code == 1 and "no suggested name" in r.stderr
+    # removing a video deletes its speakers' kept voices; the person stays known
+    store = PeopleStore(Library(lib))
+    assert store.voices_path(three).exists()
+    assert run_cli("remove", three, library=lib).exit_code == 0
+    assert not store.voices_path(three).exists()
+    assert [v["video"] for v in people(lib)[OKUNEV]["videos"]] == [vid(lib, "two_voices.mp4")]
 
 
 def test_reject_unlinks_and_is_never_suggested_again(lib):

@@ -65,9 +65,9 @@ def ingest_once(video: Path, engine, engine_name: str, model: str, truth: dict, 
         library = Library(tmp)
         ingestor = Ingestor(library, opts)
         ingestor._engine = engine  # the loaded model: load time is not what is compared
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         summary = ingestor.run([video])
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
         file = summary.results[0]
         assert file.status == "done", file
         transcript = library.load_transcript(file.video_id)
@@ -78,7 +78,7 @@ def ingest_once(video: Path, engine, engine_name: str, model: str, truth: dict, 
             err = min(abs(hits[0].start - s) for s in spoken) if hits else None
             keywords[kw] = {"found": bool(hits), "error_s": None if err is None else round(err, 3),
                             "match": hits[0].match if hits else None}  # fmt: skip
-    return {"wall": wall, "speakers_s": file.timings.get("speakers", 0.0), "wer": wer(ref, transcript.text),
+    return {"wall": wall, "cpu": cpu, "speakers_s": file.timings.get("speakers", 0.0), "wer": wer(ref, transcript.text),
             "keywords": keywords, "speakers_found": len(transcript.speakers)}  # fmt: skip
 
 
@@ -94,9 +94,12 @@ def child(video: Path, engine_name: str, model: str) -> dict:
     options = TranscribeOptions()
     sequential = TranscribeOptions(batch_size=1)
 
+    cpu: dict[str, float] = {}
+
     def direct(opts: TranscribeOptions) -> tuple[float, object]:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = engine.transcribe(audio, opts)
+        cpu[f"batch {opts.batch_size}"] = time.process_time() - c  # CPU seconds, all threads: steadier under load
         return time.perf_counter() - t, result
 
     engine.transcribe(audio[: 16000 * 20], options)  # warm-up: lazy model parts (VAD, kernels) load here
@@ -117,6 +120,10 @@ def child(video: Path, engine_name: str, model: str) -> dict:
         "ingest_s": round(wall, 2),
         "sequential_ingest_s": round(old["wall"], 2),
         "ingest_vs_sequential_engine": round(wall / sequential_s, 3),
+        "cpu_ingest_s": round(new["cpu"], 1),
+        "cpu_sequential_ingest_s": round(old["cpu"], 1),
+        "cpu_sequential_engine_s": round(cpu["batch 1"], 1),
+        "cpu_batched_engine_s": round(cpu[f"batch {options.batch_size}"], 1),
         "speakers_s": round(speakers_s, 2),
         "realtime_factor": round(seconds / wall, 1),
         "engine_realtime_factor": round(seconds / d1, 1),
@@ -163,6 +170,9 @@ def main() -> int:
               f"sequential engine alone {r['sequential_direct_s']:.1f} s, batched engine alone {r['direct_s']:.1f} s: "
               f"ingest / sequential engine = {r['ingest_vs_sequential_engine']:.2f}x; "
               f"WER {r['wer']:.1%} (sequential ingest {r['wer_sequential']:.1%})")  # fmt: skip
+        print(f"    CPU seconds: ingest {r['cpu_ingest_s']}, sequential ingest {r['cpu_sequential_ingest_s']}, "
+              f"sequential engine {r['cpu_sequential_engine_s']}, "
+              f"batched engine {r['cpu_batched_engine_s']}")  # fmt: skip
         errors = {kw: (k["error_s"], r["keywords_sequential"][kw]["error_s"]) for kw, k in r["keywords"].items()}
         for kw, k in r["keywords"].items():
             print(f"    {kw:16} found={k['found']!s:5} error={k['error_s']} (sequential {errors[kw][1]}) "

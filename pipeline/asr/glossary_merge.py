@@ -107,7 +107,7 @@ MIN_PULLED_PROBABILITY = 0.1
 # A plain word the plain pass was this sure of, of MIN_SAID_LETTERS or more, that the term contains:
 # it was said, and steering stretched it into the term ("Russian" -> "Belarusian").
 SURE_PLAIN = 0.9
-MIN_SAID_LETTERS = 4
+MIN_SAID_LETTERS = 5
 # Where the two decodings disagree over a long stretch (alignment failed), the steered term is only
 # taken for plain words heard over its time that are spelled or sound like it, within this share.
 MAX_UNALIGNED_EDITS = 0.5
@@ -186,6 +186,10 @@ def _term_runs(keys: list[str], terms: list[tuple[str, str, int]]) -> list[_Run]
     return sorted(runs, key=lambda r: r.j1)
 
 
+def _overlap(word: Word, t0: float, t1: float) -> bool:
+    return min(word.end, t1) - max(word.start, t0) > 0
+
+
 def _part_of(word: str, key: str) -> bool:
     """Whether `word` is a part of the term `key`, give or take a letter, with 3 letters or more of it left over."""
     if len(word) < MIN_SAID_LETTERS or len(word) > len(key) - 3:
@@ -255,12 +259,20 @@ def merge_blocks(pw: list[Word], sw: list[Word], glossary: list[str]) -> list[Bl
             op, i1, i2, j1, j2 = ops[k]
             if op == "equal":
                 pi += [i1 + j - j1 for j in range(max(j1, run.j1), min(j2, run.j2))]
-            elif max(i2 - i1, j2 - j1) <= MAX_GLOSSARY_BLOCK and all(in_run.get(j, run) is run for j in range(j1, j2)):
+            elif op == "insert":  # aligned with no plain words: those heard over its time, if any, as in a long block
+                long_block = True
+                near_i = range(max(0, i1 - MAX_GLOSSARY_BLOCK), min(len(pw), i1 + MAX_GLOSSARY_BLOCK))
+                pi += [i for i in near_i if _overlap(pw[i], t0, t1)]
+            elif (max(i2 - i1, j2 - j1) <= MAX_GLOSSARY_BLOCK and all(in_run.get(j, run) is run for j in range(j1, j2))
+                  and any(_overlap(pw[i], t0, t1) for i in range(i1, i2))):  # fmt: skip
                 pi += range(i1, i2)  # the whole block, as the steered pass heard it
                 sj += range(j1, j2)
             else:  # only the plain words heard over the term's time (not another term's doubtful words)
-                long_block = long_block or max(i2 - i1, j2 - j1) > MAX_GLOSSARY_BLOCK
-                pi += [i for i in range(i1, i2) if min(pw[i].end, t1) - max(pw[i].start, t0) > 0]
+                # A block whose plain words were heard at another time is misaligned: as a long one.
+                long_block = long_block or max(i2 - i1, j2 - j1) > MAX_GLOSSARY_BLOCK or not any(
+                    _overlap(pw[i], t0, t1) for i in range(i1, i2))  # fmt: skip
+                near_i = range(max(0, i1 - MAX_GLOSSARY_BLOCK), min(len(pw), i2 + MAX_GLOSSARY_BLOCK))
+                pi += [i for i in near_i if _overlap(pw[i], t0, t1)]
         j1, j2 = min(sj), max(sj) + 1
         block = Block((min(pi), max(pi) + 1) if pi else (0, 0), (j1, j2), "", term=run.term)
         blocks.append(block)

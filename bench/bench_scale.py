@@ -105,14 +105,21 @@ def pct(values: list[float], p: float) -> float:
 
 
 def rare_word(index_dir: Path) -> str:
-    """A tail word (generator: a pseudo-word + 'x') with 2-10 segments: exact hits, but fewer than a page."""
+    """A word with 2-10 segments (the tail's, a pseudo-word + 'x', when there is one): exact hits, fewer than
+    a page, so the tolerant tiers run too; else the rarest word of the index."""
     s = store.open_searcher(index_dir)
     with s:
         r = s.reader()
+        rarest, best = "zzzz", None
         for t in r.field_terms(schema.EXACT):
-            if t.endswith("x") and 2 <= r.doc_frequency(schema.EXACT, t) <= 10:
+            if not t.isalpha():
+                continue
+            df = r.doc_frequency(schema.EXACT, t)
+            if 2 <= df <= 10 and t.endswith("x"):
                 return t
-    return "zzzz"
+            if 2 <= df and (best is None or df < best):
+                rarest, best = t, df
+    return rarest
 
 
 def index_facts(index_dir: Path) -> dict:

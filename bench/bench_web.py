@@ -2,10 +2,11 @@
 
 Two libraries: the bench interview (htp_interview.mp4, ingested once with the
 default engine into a temporary library, or into `--library DIR` once and
-reused) and a 100-hour synthetic library (bench_index.py's generator, indexed
-with two writers; `--large-library DIR` keeps it). uvicorn runs in a thread on 127.0.0.1; requests go through httpx over
-real sockets, as a browser's would. Floors: search p95 <= 50 ms (bench
-library) and <= 150 ms (100 hours); video page first byte <= 200 ms.
+reused) and a 100-hour synthetic library (bench_scale.py's, cached by its
+generator's parameters; `--large-library DIR` caches it there instead).
+uvicorn runs in a thread on 127.0.0.1; requests go through httpx over real
+sockets, as a browser's would. Floors: search p95 <= 50 ms (bench library)
+and <= 150 ms (100 hours); video page first byte <= 200 ms.
 
     .venv/bin/python bench/bench_web.py [--library DIR] [--large-library DIR] [--hours 100] [--runs 30]
 """
@@ -158,30 +159,17 @@ def bench_library(args, tmp: Path) -> Library:
 
 
 def large_library(hours: float, tmp: Path, where: Path | None = None) -> tuple[Library, int, float]:
-    from bench_index import transcripts
+    """The synthetic library: bench_scale's, cached by its generator's parameters (built once, minutes at 100 h),
+    with its transcripts saved (the server checks the index against them); `where` overrides the cache."""
+    from bench_scale import CACHE, cached_library
 
-    from index.writer import rebuild
-
-    if where is not None and Library(where).video_ids():
-        lib = Library(where)
-        n, secs = 0, 0.0
-        for t in lib.transcripts():
-            n, secs = n + len(t.segments), secs + t.duration
-        print(f"synthetic library reused: {len(lib.video_ids())} videos, {n} segments, {secs / 3600:.1f} hours")
-        return lib, n, secs / 3600
-
-    per_segment_s = 5.4  # the generator's mean: 14 words of 0.35 s + 0.5 s pause
-    ts = transcripts(int(hours * 3600 / per_segment_s))
-    total_h = sum(t.duration for t in ts) / 3600
-    lib = Library(where or tmp / "large-library").ensure()
-    t0 = time.perf_counter()
-    for t in ts:
-        lib.save_transcript(t)
-    rebuild(lib.index_dir, ts, procs=2)
-    n = sum(len(t.segments) for t in ts)
-    print(f"synthetic library: {len(ts)} videos, {n} segments, {total_h:.1f} hours, built in "
-          f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
-    return lib, n, total_h
+    root = cached_library(hours, cache=where or CACHE, transcripts=True)
+    lib = Library(root)
+    n, secs = 0, 0.0
+    for t in lib.transcripts():
+        n, secs = n + len(t.segments), secs + t.duration
+    print(f"synthetic library: {len(lib.video_ids())} videos, {n} segments, {secs / 3600:.1f} hours ({root})")
+    return lib, n, secs / 3600
 
 
 def verdict(value: float, floor: float) -> str:
@@ -192,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--library", type=Path, help="ingest the bench interview here once, and reuse it next time")
     ap.add_argument("--hours", type=float, default=100.0)
-    ap.add_argument("--large-library", type=Path, help="build the synthetic library here once, and reuse it next time")
+    ap.add_argument("--large-library", type=Path, help="cache directory of the synthetic libraries (bench_scale's)")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)

@@ -81,7 +81,7 @@ LAST = "Doe Haddad Okunev Doyle Novak Berg Costa Varga Lindqvist Moreau Kowalski
 
 def scale_params(hours: float, seed: int = 7, names: int = 300, tail: int = 5000, per_video: int = 698) -> dict:
     """The generator's parameters: what a cached library built from them is keyed by."""
-    return {"gen": 2, "hours": hours, "seed": seed, "names": names, "tail": tail, "per_video": per_video,
+    return {"gen": 2, "hours": float(hours), "seed": seed, "names": names, "tail": tail, "per_video": per_video,
             "seg_per_h": SEGMENTS_PER_HOUR, "words_per_h": WORDS_PER_HOUR}  # fmt: skip
 
 

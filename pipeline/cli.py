@@ -382,12 +382,12 @@ def search(query, library_dir, speaker, video, limit, exact, as_json, sort="rele
             sys.exit(int(ExitStatus.ERROR))
         return
     contexts = _contexts(library, hits, context_n) if context_n else None
-    named = None
-    if as_json:  # how sure each hit's speaker name is (pipeline.people)
-        from .people import hit_speakers
+    rows = None
+    if as_json:  # with how sure each hit's speaker name is (pipeline.people)
+        from .people import hit_rows
 
-        named = hit_speakers(library, hits)
-    _write_quietly_to_a_closed_pipe(lambda: _print_hits(query, result, hits, contexts, exact, as_json, named))
+        rows = hit_rows(library, hits)
+    _write_quietly_to_a_closed_pipe(lambda: _print_hits(query, result, hits, contexts, exact, as_json, rows))
 
 
 def _contexts(library: Library, hits: list, n: int) -> list[tuple[list[dict], list[dict]]]:
@@ -409,13 +409,12 @@ def _contexts(library: Library, hits: list, n: int) -> list[tuple[list[dict], li
 
 
 def _print_hits(query: str, result, hits: list, contexts, exact: bool, as_json: bool,
-                speakers: dict | None = None) -> None:  # fmt: skip
+                rows: list[dict] | None = None) -> None:  # fmt: skip
     total = max(result.total, len(hits))
     count = f"showing {len(hits)} of {total} hits (--limit N for more)" if total > len(hits) else (
         f"{total} hit" + ("" if total == 1 else "s"))  # fmt: skip
     if as_json:
-        unnamed = {"speaker_state": None, "similarity": None}
-        rows = [h.to_dict() | (speakers or {}).get((h.video, h.speaker_label), unnamed) for h in hits]
+        rows = rows if rows is not None else [h.to_dict() for h in hits]
         if contexts is not None:
             for row, (before, after) in zip(rows, contexts, strict=True):
                 row["context"] = before + after

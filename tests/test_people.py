@@ -256,6 +256,9 @@ def test_web_page_and_api_show_the_person(lib):
         data = client.get(f"/api/videos/{three}").json()
         assert any(s["speaker"] == OKUNEV and s["speaker_state"] == "suggested" for s in data["segments"])
         assert OKUNEV in client.get(f"/videos/{three}").text
+        api = client.get("/api/search", params={"q": "lighthouse", "speaker": "okunev"}).json()
+        cli = json.loads(run_cli("search", "lighthouse", "--speaker", "okunev", "--json", library=lib).stdout)
+        assert api == cli and api[0]["speaker_state"] == "suggested"
         assert run_cli("people", "rename", OKUNEV, "Sasha Okunev", library=lib).exit_code == 0
         assert "Sasha Okunev" in client.get(f"/videos/{three}").text
 

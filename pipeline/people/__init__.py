@@ -13,7 +13,7 @@ from .ops import (
     confirm,
     find_person,
     forget,
-    hit_speakers,
+    hit_rows,
     link_after_ingest,
     list_people,
     match_library,
@@ -28,6 +28,6 @@ from .store import PeopleBusyError, PeopleStore
 
 __all__ = [
     "THRESHOLD", "MatchReport", "Named", "PeopleBusyError", "PeopleStore", "confirm", "find_person", "forget",
-    "hit_speakers", "link_after_ingest", "list_people", "match_library", "merge", "name_matches", "name_speakers",
+    "hit_rows", "link_after_ingest", "list_people", "match_library", "merge", "name_matches", "name_speakers",
     "reject", "rename_person", "speaker_row",
 ]  # fmt: skip

@@ -11,6 +11,7 @@ match` repairs transcripts that an interrupted operation left behind.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -469,28 +470,38 @@ def list_people(library: Library) -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "THRESHOLD", "MatchReport", "Named", "confirm", "find_person", "forget", "hit_speakers", "link_after_ingest",
+    "THRESHOLD", "MatchReport", "Named", "confirm", "find_person", "forget", "hit_rows", "link_after_ingest",
     "list_people",
     "match_library", "merge", "name_matches", "name_speakers", "reject", "rename_person", "speaker_row",
 ]  # fmt: skip
 
 
-def hit_speakers(library: Library, hits: Iterable[Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(video, label) -> {"speaker_state", "similarity"} for search hits whose speaker has a name.
+UNNAMED = {"speaker_state": None, "similarity": None}
 
-    Only videos with a named speaker in the hits are read: an archive without
-    people costs nothing.
+
+@functools.lru_cache(maxsize=512)
+def _states(library_root: str, video: str, identity: tuple[int, int]) -> dict[str, dict[str, Any]]:
+    """label -> state and similarity of one saved transcript, cached per file identity (mtime, size)."""
+    t = Library(library_root).load_transcript(video)
+    return {sp.label: {"speaker_state": sp.name_state, "similarity": sp.similarity} for sp in t.speakers}
+
+
+def hit_rows(library: Library, hits: Iterable[Any]) -> list[dict[str, Any]]:
+    """Search hits as `search --json` and `/api/search` give them: each with its speaker's
+    `speaker_state` and `similarity`.
+
+    Only transcripts of hits whose speaker has a name are read, once per version
+    of the file: an archive without people costs nothing, a repeated search a stat.
     """
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    read: set[str] = set()
+    hits = list(hits)
+    named: dict[str, dict[str, dict[str, Any]]] = {}
     for h in hits:
-        if not h.speaker_label or h.speaker == h.speaker_label or h.video in read:
+        if not h.speaker_label or h.speaker == h.speaker_label or h.video in named:
             continue
-        read.add(h.video)
+        named[h.video] = {}
         try:
-            t = library.load_transcript(h.video)
-        except LookupError:
+            st = library.transcript_path(h.video).stat()
+            named[h.video] = _states(str(library.root), h.video, (st.st_mtime_ns, st.st_size))
+        except (OSError, LookupError):
             continue
-        for sp in t.speakers:
-            out[(t.video_id, sp.label)] = {"speaker_state": sp.name_state, "similarity": sp.similarity}
-    return out
+    return [h.to_dict() | named.get(h.video, {}).get(h.speaker_label or "", UNNAMED) for h in hits]

@@ -181,8 +181,10 @@ def _run_search(request: Request, limit: int):
 
 # --------------------------------------------------------------------------- API
 def api_search(request: Request) -> Response:
+    from ..people import hit_rows
+
     result = _run_search(request, _limit(request, 20))
-    return JSONResponse([h.to_dict() for h in result.hits], headers=NO_STORE)
+    return JSONResponse(hit_rows(library(request), result.hits), headers=NO_STORE)  # as `search --json`
 
 
 def ui_search(request: Request) -> Response:

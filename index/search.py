@@ -133,7 +133,7 @@ def search(
         total = len(hits)
         if limit is not None and total >= limit:  # every tier accepts what the ones before it do
             q = _expand_fuzzy(tiers[-1][1], searcher.reader(), expanded)
-            total = max(total, len(searcher.search(q, limit=1, filter=flt)))
+            total = max(total, _count(searcher, q, flt))
         speaker_found = bool(hits) or speaker is None or _matches_any(searcher, flt)
         exact_found = any(h.match in ("exact", "stem") for h in hits)
         suggestions: list[str] = []
@@ -160,6 +160,19 @@ def _filter(sch: Schema, speaker: str | None, video: str | None) -> Q.Query | No
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else Q.And(parts)
+
+
+def _count(searcher: Searcher, q: Q.Query, flt: Q.Query | None) -> int:
+    """Segments a query matches. One word with no filter is its document frequency, when no
+    segment holds deleted documents (whoosh counts those until a merge drops them): listing
+    the postings of a word like "the" took longer than the search."""
+    reader = searcher.reader()
+    if flt is None and isinstance(q, Q.Term) and not reader.has_deletions():
+        try:
+            return reader.doc_frequency(q.fieldname, q.text)
+        except Exception:  # noqa: BLE001 - a term whoosh cannot encode: count the slow way
+            pass
+    return len(searcher.search(q, limit=1, filter=flt))
 
 
 def _matches_any(searcher: Searcher, flt: Q.Query | None) -> bool:

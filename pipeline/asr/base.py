@@ -52,7 +52,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -161,7 +161,8 @@ class WhisperEngine:
         else:  # plain and steered on every window, merged (see the module docstring)
             # The plain decoding is the transcript: its drops are the ones on record.
             plain, language, dropped = self._decode(gate, options, None, False, progress, 0.0, 0.5)
-            steered, _, _ = self._decode(gate, options, prompt, True, progress, 0.5, 1.0)
+            # Window after window, not batched: a name the steered pass wrote stays in its context.
+            steered, _, _ = self._decode(gate, replace(options, batch_size=1), prompt, True, progress, 0.5, 1.0)
             segments = merge_glossary(plain, drop_glossary_echoes(steered, options.glossary), options.glossary)
         if progress:
             progress(1.0)

@@ -95,7 +95,7 @@ def local_run(tmp_path, fake_engine):
 @pytest.fixture
 def cluster():
     """A LocalCluster of 2 worker processes recognising with the fake engine."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc:
         with Client(lc) as client:
             client.register_plugin(FakeRecognizer(), name="fake-recognizer")
             yield lc, client
@@ -135,7 +135,7 @@ def test_a_worker_killed_mid_file_loses_only_that_file(tmp_path):
     """The first transcription kills its worker process; the file is run again and lands once."""
     marker = tmp_path / "killed"
     files = _media(tmp_path, FILES[:2])
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc:
         with Client(lc) as client:
             client.register_plugin(FakeRecognizer(str(marker)), name="fake-recognizer")
             result, summary = _ingest(tmp_path / "lib", files, "--cluster", lc.scheduler_address)

@@ -5,16 +5,26 @@ tcp://HOST:PORT`, on any machine with the package installed) do the work;
 `local:N` starts N worker processes on this machine (a `LocalCluster`), for
 one big machine. Each worker process runs one file at a time: the recognizer
 already uses the cores it is given.
+
+Dask's nanny starts each worker process with `OMP_NUM_THREADS=1` (and the same
+for MKL and OpenBLAS, read when numpy loads); the audio features then add up
+in another order and word probabilities differ from a local ingest in the
+third decimal. Local workers get this process's settings instead, so a file
+gives the very same transcript as at home; on other machines, start `dask
+worker` with them set (the nanny keeps values already in its environment;
+see README).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
 
+from ..asr.base import default_threads
 from ..errors import FatalError, UsageError
 
 INSTALL_HINT = "pip install 'interview-index[cluster]'"
@@ -42,6 +52,14 @@ def require_dask() -> None:
         raise UsageError(f"--cluster needs Dask distributed, which is not installed: {INSTALL_HINT}") from None
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def thread_environment() -> dict[str, str]:
+    """The math libraries' thread counts this process runs with, for workers to run with too."""
+    return {name: os.environ.get(name, str(default_threads())) for name in THREAD_VARIABLES}
+
+
 @contextlib.contextmanager
 def connect(spec: str) -> Iterator[Any]:
     """A `distributed.Client` for `spec`, closed (and a local cluster stopped) on the way out."""
@@ -51,8 +69,12 @@ def connect(spec: str) -> Iterator[Any]:
 
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its warnings are not the user's business
     if kind == "local":
-        cluster = LocalCluster(n_workers=value, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)  # fmt: skip
+        import dask
+
+        environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **thread_environment()}
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):  # set before numpy loads there
+            cluster = LocalCluster(n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                   silence_logs=logging.ERROR)  # fmt: skip
         try:
             with Client(cluster) as client:
                 yield client

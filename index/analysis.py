@@ -41,10 +41,9 @@ def run_terms(kind: str, stream: list[tuple[int, str]]) -> list[tuple[int, str]]
 
     "gram": the key of each run of 2-3 words joined (phonetic.gram_keys),
     at every position of the run, so a hit on it covers all the words heard.
-    "near": the shorter forms (phonetic.shorter) and start and end
-    (phonetic.ends) of every word's and every run's key, at the same
-    positions (a run's marked with phonetic.RUN_MARK), and every word's key
-    with its first letters (phonetic.headed).
+    "near": the start and end (phonetic.ends) of every word's and every
+    run's long key, at the same positions, and every word's key with its
+    first letters (phonetic.headed).
     Glossary aliases (extra tokens at a
     position already taken) are left out: runs are of the words heard.
     """
@@ -60,12 +59,11 @@ def run_terms(kind: str, stream: list[tuple[int, str]]) -> list[tuple[int, str]]
             out.extend((positions[k], key) for k in range(i, j + 1))
         return out
     for i, j, key in runs:
-        for form in phonetic.shorter(key) | phonetic.ends(key):
-            out.extend((positions[k], phonetic.RUN_MARK + form) for k in range(i, j + 1))
+        out.extend((positions[k], form) for form in phonetic.ends(key) for k in range(i, j + 1))
     for i, tok in enumerate(toks):
         for key in phonetic.keys(tok):
             out.append((positions[i], phonetic.headed(key, tok)))
-            out.extend((positions[i], form) for form in phonetic.shorter(key) | phonetic.ends(key))
+            out.extend((positions[i], form) for form in phonetic.ends(key))
     return out
 
 

@@ -7,10 +7,11 @@ defined for English spelling, and for other scripts it produces noise.
 
 A name it has never seen is also often heard as two or three words ("Kity
 Wake") or a sound shorter or longer. So the index also keys every run of two
-or three words joined (`gram_keys`: "kity wake" -> KTK, as "Kittiwake"), and
-stores each key's one-sound-shorter forms (`shorter`) in a field of their own:
-one key edit (a sound missing, added or replaced) is then a handful of exact
-term lookups at query time (`near_lookups`), not a walk over every key.
+or three words joined (`gram_keys`: "kity wake" -> KTK, as "Kittiwake"). One
+key edit (a sound missing, added or replaced) is looked up as the few hundred
+keys one edit away (`edits`), exact term lookups, never a walk over every key;
+a long key's start and end (`ends`) and a word's key with its first letters
+(`headed`) are stored for the looser matches of a garbled middle or a lost sound.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ MAX_GRAM_WORDS = 3
 # A joined run's key must be at least this long: shorter ones ("in it" ANT) are
 # ordinary speech, not a name heard in pieces.
 MIN_GRAM_KEY = 4
-# Keys this long take part in one-edit matching through their shorter forms.
-# A 4-sound key may gain or change a sound (ALRN ~ ALRNT), never lose one:
-# 3-sound keys are shared by too many ordinary words.
-MIN_SHORTER_KEY = 4
+# Keys this long take part in one-edit matching (`edits`). A 4-sound key may
+# gain a sound (ALRN ~ ALRNT), never lose or change one: 3-sound keys, and the
+# neighbours of a 4-sound one, are shared by too many ordinary words.
+MIN_EDIT_KEY = 4
+# Runs of words with longer keys are no name heard in pieces; not stored.
+MAX_GRAM_KEY = 9
 
 # Keys this long (a long name, or a run of words) also match a key of about the
 # same length that starts with the same two sounds and ends with the same three,
@@ -58,9 +61,6 @@ ENDS_HEAD, ENDS_TAIL = 2, 3
 MIN_HEADED_LETTERS = 6
 HEAD_LETTERS = 2
 
-# Marks a shorter form or start-and-end of a run's key (not of one word's) in
-# the near field, so a search can take one-edit matches of single words alone.
-RUN_MARK = "+"
 # A word heard exactly in at least this share of the archive's segments (and at
 # least once) is an ordinary word: it gets the one-edit matches of single words
 # that it always had, but not the looser ones (runs one sound off, a 4-sound key
@@ -164,7 +164,7 @@ def gram_keys(tokens: Sequence[str]) -> Iterator[tuple[int, int, str]]:
                 continue  # mostly common words ("all run to"): ordinary speech, not a name
             for key in _keys(joined):
                 # a word that adds no sound ("months ago we") does not lengthen the run
-                if len(key) >= MIN_GRAM_KEY and key not in before:
+                if MIN_GRAM_KEY <= len(key) <= MAX_GRAM_KEY and key not in before:
                     yield first, last, key
 
 
@@ -174,24 +174,15 @@ def joined_keys(words: Sequence[str]) -> tuple[str, ...]:
     return _keys("".join(_letters(w) for w in words)) if all(map(_letters, words)) else ()
 
 
-def shorter(key: str) -> set[str]:
-    """The key with one sound left out, every way, each marked with where ("2:PRTR"):
-    what the index stores for one-edit matching. The mark keeps a match to one
-    edit: without it "SKLKF" and "KLKSF" (two edits) share the form "KLKF"."""
-    if len(key) < MIN_SHORTER_KEY:
-        return set()
-    return {f"{i}:{key[:i]}{key[i + 1 :]}" for i in range(len(key))}
-
-
 def ends(key: str, length: int | None = None) -> set[str]:
-    """The key's start and end with its length ("7~PR~LSK"), stored beside the shorter forms."""
+    """The key's start and end with its length ("7~PR~LSK"), stored in the near field."""
     if len(key) < MIN_ENDS_KEY:
         return set()
     return {f"{length or len(key)}~{key[:ENDS_HEAD]}~{key[-ENDS_TAIL:]}"}
 
 
 def headed(key: str, token: str) -> str:
-    """A word's key with its first letters ("ARN|oy"), stored beside the shorter forms."""
+    """A word's key with its first letters ("ARN|oy"), stored in the near field."""
     return f"{key}|{_letters(token)[:HEAD_LETTERS]}"
 
 
@@ -202,25 +193,30 @@ def headed_lookups(word: str) -> set[str]:
     return {
         headed(key[:i] + key[i + 1 :], word)
         for key in keys(word)
-        if MIN_GLUED_KEY <= len(key) <= MIN_SHORTER_KEY
+        if MIN_GLUED_KEY <= len(key) <= MIN_EDIT_KEY
         for i in range(len(key))
     }
 
 
-def near_lookups(key: str) -> tuple[set[str], set[str]]:
-    """Terms that find keys one edit from `key`: (in the key fields, in the shorter-forms field).
+# The letters of Double Metaphone keys ("0" is "th"): what a sound can be changed to.
+KEY_SOUNDS = "0AFHJKLMNPRSTX"
 
-    A key one sound shorter is `key` with a sound left out, in the key fields;
-    one sound longer has `key` as its shorter form at some place; one sound
-    changed has the same shorter form at the same place. A 4-sound key only
-    matches keys with a sound more (all of the name's sounds heard, in order):
-    changing or dropping one of four sounds reaches too many ordinary words.
+
+def edits(key: str) -> tuple[set[str], set[str], set[str]]:
+    """Every key one sound off `key`: (one shorter, one changed, one longer).
+
+    Looked up as exact terms at search time: a few hundred lookups in the
+    term dictionary, whatever the size of the archive, and nothing stored.
     """
-    if len(key) < MIN_SHORTER_KEY:
-        return set(), set()
-    longer = {f"{i}:{key}" for i in range(len(key) + 1)}
+    shorter_ = {key[:i] + key[i + 1 :] for i in range(len(key))}
+    changed = {key[:i] + c + key[i + 1 :] for i in range(len(key)) for c in KEY_SOUNDS if c != key[i]}
+    longer = {key[:i] + c + key[i:] for i in range(len(key) + 1) for c in KEY_SOUNDS}
+    return shorter_, changed, longer
+
+
+def ends_lookups(key: str) -> set[str]:
+    """Terms that find a key of about this length with the same start and end (see MIN_ENDS_KEY)."""
+    out: set[str] = set()
     for n in (len(key) - 1, len(key), len(key) + 1):
-        longer |= ends(key, n) if n >= MIN_ENDS_KEY else set()
-    if len(key) == MIN_SHORTER_KEY:
-        return set(), longer
-    return {key[:i] + key[i + 1 :] for i in range(len(key))}, longer | shorter(key)
+        out |= ends(key, n) if n >= MIN_ENDS_KEY else set()
+    return out

@@ -237,32 +237,32 @@ def _sound_alternatives(word: str) -> list[Q.Query]:
 
 
 def _near_alternatives(keys: tuple[str, ...], word: str | None = None) -> list[Q.Query]:
-    """Words and runs of words whose key is one sound off (phonetic.near_lookups):
-    exact term lookups on keys stored at index time, never a walk over all keys.
+    """Words and runs of words whose key is one sound off (phonetic.edits), or a long
+    key with the same start and end: exact term lookups, never a walk over all keys.
 
-    With `word`, only single words one edit off a key of phonetic.MIN_NEAR_KEY
-    sounds or more are matched whatever the archive holds; the looser matches
-    only if `word` is not an ordinary word of it (see UnlessOrdinary).
+    With `word`, single words one edit off a key of phonetic.MIN_NEAR_KEY sounds
+    or more are matched whatever the archive holds (as they always were); the
+    looser matches only if `word` is not an ordinary word of it (UnlessOrdinary).
+    Without `word` (a name of several words) all are matched.
     """
-    strict: list[Q.Query] = []
-    loose: list[Q.Query] = []
+    strict: set[tuple[str, str]] = set()
+    loose: set[tuple[str, str]] = set()
     for key in keys:
-        in_keys, in_near = phonetic.near_lookups(key)
-        in_keys -= set(keys)
-        one_edit = len(key) >= phonetic.MIN_NEAR_KEY
-        for k in sorted(in_keys):
-            (strict if one_edit else loose).append(Q.Term(SOUND, k))
-            loose.append(Q.Term(GRAMS, k))
-        for k in sorted(in_near):
-            (strict if one_edit and ":" in k else loose).append(Q.Term(NEAR, k))
-            loose.append(Q.Term(NEAR, phonetic.RUN_MARK + k))
+        if len(key) < phonetic.MIN_EDIT_KEY:
+            continue
+        shorter, changed, longer = phonetic.edits(key)
+        near = longer if len(key) < phonetic.MIN_NEAR_KEY else shorter | changed | longer
+        near -= set(keys)
+        (strict if len(key) >= phonetic.MIN_NEAR_KEY else loose).update((SOUND, k) for k in near)
+        loose.update((GRAMS, k) for k in near if len(k) <= phonetic.MAX_GRAM_KEY)
+        loose.update((NEAR, k) for k in phonetic.ends_lookups(key))
     if word is not None:
-        loose.extend(Q.Term(NEAR, t) for t in sorted(phonetic.headed_lookups(word)))
-    if word is None:
-        strict, loose = strict + loose, []
-    alts = [Q.Or(strict)] if strict else []
+        loose.update((NEAR, t) for t in phonetic.headed_lookups(word))
+    else:
+        strict, loose = strict | loose, set()
+    alts = [Q.Or([Q.Term(f, t) for f, t in sorted(strict)])] if strict else []
     if loose:
-        alts.append(UnlessOrdinary(Q.Or(loose), word))
+        alts.append(UnlessOrdinary(Q.Or([Q.Term(f, t) for f, t in sorted(loose)]), word))
     return alts
 
 
@@ -306,7 +306,7 @@ class UnlessOrdinary(Q.WrappingQuery):
 def _joined_alternatives(words: list[str]) -> list[Q.Query]:
     """A name of two or three words heard with one of them mangled ("Marla Kittiwake" heard
     "Marek Kittiwake"): the words' joined key against the keys of runs of words, one sound off."""
-    keys = tuple(k for k in phonetic.joined_keys(words) if len(k) > phonetic.MIN_SHORTER_KEY)
+    keys = tuple(k for k in phonetic.joined_keys(words) if len(k) > phonetic.MIN_EDIT_KEY)
     if not keys or not any(phonetic.searchable(w) for w in words):
         return []
     return [Q.Term(GRAMS, k, boost=1.5) for k in keys] + _near_alternatives(keys)

@@ -118,10 +118,8 @@ def test_run_keys_leave_out_common_words_at_the_ends_and_words_adding_no_sound()
     assert not list(phonetic.gram_keys("in the".split()))
 
 
-def test_one_edit_lookups_never_reach_two_edits():
-    """Marked shorter forms: SKLKF and KLKSF both lose a sound to KLKF, at different places."""
-    in_keys, in_near = phonetic.near_lookups("SKLKF")
-    assert not (phonetic.shorter("KLKSF") & in_near) and "KLKSF" not in in_keys
-    assert phonetic.shorter("SKLKT") & in_near  # one sound changed
-    assert "SKLK" in in_keys  # one sound shorter
-    assert phonetic.shorter("SKLKFT") & in_near  # one sound longer
+def test_one_edit_lookups_are_exactly_the_keys_one_sound_off():
+    shorter, changed, longer = phonetic.edits("SKLKF")
+    assert "KLKSF" not in shorter | changed | longer  # two edits
+    assert ("SKLK" in shorter, "SKLKT" in changed, "SKLKFT" in longer) == (True, True, True)
+    assert all(len(k) == 4 for k in shorter) and all(len(k) == 6 for k in longer)

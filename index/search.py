@@ -12,8 +12,9 @@ positions back to words and their times.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +92,21 @@ class SearchResult:
     hits: list[Hit]
     exact_found: bool  # False: nothing matched as typed (or stemmed); hits are sound/spelling-alike
     suggestions: list[str]  # "did you mean" words from the index, when not exact_found
-    total: int = 0  # hits there are without the limit (len(hits) when the limit was not reached)
+    _total: int = 0  # see total
     speaker_found: bool = True  # False: the speaker filter names no speaker (of the video filtered to)
+    _count: Callable[[], int] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def total(self) -> int:
+        """Hits there are without the limit (len(hits) when the limit was not reached).
+
+        Counted on first use, not by every search: it runs the most tolerant
+        tier over the whole index, which for a common word cost more than
+        finding the page of hits (the web API never asks)."""
+        if self._count is not None:
+            count, self._count = self._count, None
+            self._total = max(self._total, count())
+        return self._total
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,16 +145,16 @@ def search(
         tiers = list(parsed.tiers(exact))
         hits = _tiered_hits(searcher, tiers, flt, limit, expanded)
         total = len(hits)
+        counter = None
         if limit is not None and total >= limit:  # every tier accepts what the ones before it do
-            q = _expand_fuzzy(tiers[-1][1], searcher.reader(), expanded)
-            total = max(total, _count(searcher, q, flt))
+            counter = partial(_count_later, Path(index_dir), tiers[-1][1], flt)
         speaker_found = bool(hits) or speaker is None or _matches_any(searcher, flt)
         exact_found = any(h.match in ("exact", "stem") for h in hits)
         suggestions: list[str] = []
         if not exact_found:
             tolerant = hits if not exact else _tiered_hits(searcher, parsed.tiers(False), flt, 20, expanded)
             suggestions = _suggestions(searcher, parsed, tolerant)
-    return SearchResult(hits, exact_found, suggestions, total, speaker_found)
+    return SearchResult(hits, exact_found, suggestions, total, speaker_found, counter)
 
 
 # -- internals -------------------------------------------------------------
@@ -160,6 +174,14 @@ def _filter(sch: Schema, speaker: str | None, video: str | None) -> Q.Query | No
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else Q.And(parts)
+
+
+def _count_later(index_dir: Path, q: Q.Query, flt: Q.Query | None) -> int:
+    with store.searching(index_dir) as cached:
+        if cached is None:
+            return 0
+        q = _expand_fuzzy(q, cached.searcher.reader(), {None: cached.derived})  # type: ignore[dict-key]
+        return _count(cached.searcher, q, flt)
 
 
 def _count(searcher: Searcher, q: Q.Query, flt: Q.Query | None) -> int:
@@ -310,7 +332,7 @@ def _suggestions(searcher: Searcher, parsed: querymod.ParsedQuery, tolerant: lis
 
     First what the tolerant hits actually matched (respects the filters and
     keeps the transcript's spelling), then near spellings from the whole
-    vocabulary, most frequent first.
+    vocabulary sharing the first letter, most frequent first.
     """
     asked = {normalize.fold(w) for w in parsed.words}
     out: dict[str, str] = {}
@@ -328,7 +350,9 @@ def _suggestions(searcher: Searcher, parsed: querymod.ParsedQuery, tolerant: lis
         dist = querymod.fuzzy_distance(word) or (1 if len(word) >= 4 else 0)
         if " " in word or not dist or len(word) > querymod.MAX_TOLERANT_LETTERS:
             continue
-        near = soundkeys.terms_within(reader, schema.EXACT, word, dist)
+        # sharing the first letter: a walk of the whole vocabulary with no prefix cost seconds on an archive,
+        # and a name misheard at its first sound is found by its sound (the hits' words above)
+        near = soundkeys.terms_within(reader, schema.EXACT, word, dist, prefix=1)
         near.sort(key=lambda t: -reader.doc_frequency(schema.EXACT, t))
         for t in near:
             add(t)

@@ -69,6 +69,7 @@ class TranscribeOptions:
     condition_on_previous_text: bool = True
     best_of: int = 5
     seed: int = 0
+    vad_threshold: float = 0.2  # speech probability (Silero) that opens a speech region (see asr/gate.py)
     vad_min_silence_ms: int = 2000  # a pause must last this long to split speech regions
     vad_speech_pad_ms: int = 400  # speech regions are widened by this on each side
     # faster-whisper: the gated speech is cut into pieces of up to 30 s (at pauses) and this many

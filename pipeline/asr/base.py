@@ -18,7 +18,8 @@ audio, so an archive does not change character with the engine:
   the context is dropped after any window that needed a sampling
   temperature above 0.5, so a repetition loop does not carry on.
 * the language, when not given, is detected on up to four 30-s windows,
-  not one: a noisy first window was taken for Finnish.
+  not one (a noisy first window was taken for Finnish), of the speech the
+  VAD is sure of, not of all that the gate lets through (see `gate`).
 * word timestamps are always on (search hits jump to the word).
 * silence is gated out, because Whisper invents text ("Thank you.") in long
   silences: the Silero VAD model shipped inside faster-whisper finds the
@@ -155,6 +156,8 @@ class WhisperEngine:
             if progress:
                 progress(1.0)
             return TranscriptionResult([], options.language or "en")
+        if options.language is None:  # read from the speech the VAD is sure of (see `gate`)
+            options = replace(options, language=self._detect_language(gate.sure_speech(), options))
         prompt = glossary_prompt(options.glossary)
         if prompt is None or not options.glossary_as_hotwords:  # one decoding
             segments, language, dropped = self._decode(gate, options, prompt, False, progress, 0.0, 1.0)
@@ -173,4 +176,8 @@ class WhisperEngine:
         self, gate: Gate, options: TranscribeOptions, prompt: str | None, steer_every_window: bool,
         progress: Progress | None, p0: float, p1: float,
     ) -> tuple[list[Segment], str, list[Dropped]]:  # fmt: skip
+        raise NotImplementedError
+
+    def _detect_language(self, audio: np.ndarray, options: TranscribeOptions) -> str:
+        """The language of `audio`, read from up to `options.language_detection_segments` 30-s windows."""
         raise NotImplementedError

@@ -4,6 +4,13 @@ Whisper invents text ("Thank you.") in long silences. The Silero VAD model
 shipped inside faster-whisper finds the speech; the speech is concatenated,
 decoded, and word times are mapped back. Done here, once, so both engines
 decode the very same samples.
+
+The gate opens at a low speech probability (`TranscribeOptions.vad_threshold`):
+far-field meeting speech (a table microphone, people across the room) scores
+0.01-0.3 on Silero for whole utterances that Whisper transcribes, and a gate at
+Silero's usual 0.5 threw them away unseen. Silence still scores ~0, so long
+silences stay out. The language, though, is read only from the speech Silero is
+sure of (`sure_speech`): quiet murmur let in by the low gate was taken for Welsh.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from media.audio import SAMPLE_RATE
 from ..options import TranscribeOptions
 from ..transcript import Segment, Word
 
+SURE_THRESHOLD = 0.5  # Silero's usual threshold: speech it is sure of, for language detection
+
 
 class Gate:
     """Speech cut out of the audio, with the map back to the original timeline."""
@@ -26,19 +35,38 @@ class Gate:
         self.duration = audio.size / SAMPLE_RATE
         self.map = None
         self.regions = [(0.0, self.duration)]
+        self._source, self._options = audio, options
         if not options.vad_filter:
             self.audio = audio
             return
-        from faster_whisper.vad import SpeechTimestampsMap, VadOptions, get_speech_timestamps
+        from faster_whisper.vad import SpeechTimestampsMap
 
-        vad = VadOptions(min_silence_duration_ms=options.vad_min_silence_ms, speech_pad_ms=options.vad_speech_pad_ms)
-        spans = get_speech_timestamps(audio, vad, sampling_rate=SAMPLE_RATE)  # faster-whisper's "chunks"
+        spans = self._spans(options.vad_threshold)  # faster-whisper's "chunks"
         self.regions = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in spans]
         if spans:
             self.audio = np.concatenate([audio[c["start"] : c["end"]] for c in spans])
             self.map = SpeechTimestampsMap(spans, SAMPLE_RATE)
         else:
             self.audio = np.zeros(0, np.float32)
+
+    def _spans(self, threshold: float) -> list[dict]:
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        o = self._options
+        vad = VadOptions(
+            threshold=threshold, min_silence_duration_ms=o.vad_min_silence_ms, speech_pad_ms=o.vad_speech_pad_ms
+        )
+        return get_speech_timestamps(self._source, vad, sampling_rate=SAMPLE_RATE)
+
+    def sure_speech(self) -> np.ndarray:
+        """The speech Silero is sure of (p >= SURE_THRESHOLD), to read the language from;
+        the gated audio when that is all there is or nothing is sure."""
+        if not self._options.vad_filter or self._options.vad_threshold >= SURE_THRESHOLD:
+            return self.audio
+        spans = self._spans(SURE_THRESHOLD)
+        if not spans:
+            return self.audio
+        return np.concatenate([self._source[c["start"] : c["end"]] for c in spans])
 
     def segment(self, text: str, start: float, end: float, words: Iterable[Any]) -> Segment | None:
         """One engine segment as ours: words stripped, times on the original timeline."""

@@ -278,6 +278,10 @@ def floors(rows: list[Row]) -> list[tuple[str, bool, str]]:
             ok = r.der["speakers_found"] == r.ref_speakers and r.der["confusion"] <= 0.01
             out.append((f"{r.name}: speaker count right, confusion <= 1 % (regression guard)", ok,
                         f"{r.der['speakers_found']}/{r.ref_speakers}, {_pct(r.der['confusion'])}"))  # fmt: skip
+            if r.wer_ingest is not None and r.wer_default is not None:
+                ok = r.wer_ingest <= r.wer_default + 0.005
+                out.append((f"{r.name}: ingest WER <= faster-whisper defaults' + 0.5 points", ok,
+                            f"{_pct(r.wer_ingest)} vs {_pct(r.wer_default)}"))  # fmt: skip
     return out
 
 

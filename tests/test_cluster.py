@@ -78,6 +78,23 @@ def _transcripts(lib: Path) -> dict[str, dict]:
     return out
 
 
+def _first_difference(a, b, at: str = "") -> str | None:
+    """Where two transcript trees first differ, for the assertion message."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            d = _first_difference(a.get(k), b.get(k), f"{at}/{k}")
+            if d:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            d = _first_difference(x, y, f"{at}[{i}]")
+            if d:
+                return d
+        return None
+    return None if a == b else f"{at}: {a!r} != {b!r}"
+
+
 def _ingest(lib: Path, files: list[Path], *extra: str):
     result = run_cli("ingest", *map(str, files), "--language", "en", "--json", *extra, library=lib)
     return result, (json.loads(result.stdout) if result.stdout.strip().startswith("{") else None)
@@ -109,7 +126,7 @@ def test_a_local_cluster_ingests_like_a_local_run(tmp_path, local_run, cluster):
     assert summary["done"] == 3 and summary["failed"] == 0, summary
     assert [Path(f["path"]).name for f in summary["files"]] == list(FILES)  # the order given, not of arrival
     got = _transcripts(tmp_path / "cluster")
-    assert got == expected  # words, times, speakers, drops: identical
+    assert got == expected, _first_difference(expected, got)  # words, times, speakers, drops: identical
     assert all(t["segments"] and t["speakers"] for t in got.values())
     assert "cluster: 3/3 files landed" in result.stderr and "2 workers" in result.stderr
     hits = json.loads(run_cli("search", "budget", "--json", library=tmp_path / "cluster").stdout)
@@ -202,7 +219,7 @@ def test_the_real_model_on_a_local_cluster_gives_the_local_words(tmp_path):
     assert remote.exit_code == 0 and summary["done"] == 2, remote.output
     assert time.monotonic() - started < 600
     expected, got = _transcripts(tmp_path / "local"), _transcripts(tmp_path / "cluster")
-    assert got == expected
+    assert got == expected, _first_difference(expected, got)
     assert all(t["engine"] == "faster-whisper" and t["segments"] for t in got.values())
 
 

@@ -109,9 +109,9 @@ def local_run(tmp_path, fake_engine):
     return files, _transcripts(tmp_path / "local")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster():
-    """A LocalCluster of 2 worker processes recognising with the fake engine."""
+    """A LocalCluster of 2 worker processes recognising with the fake engine (started once: seconds)."""
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc:
         with Client(lc) as client:
             client.register_plugin(FakeRecognizer(), name="fake-recognizer")

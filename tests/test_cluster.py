@@ -118,6 +118,7 @@ def cluster():
             yield lc, client
 
 
+@pytest.mark.slow  # worker processes start in seconds; the fast tier has one minute in all
 def test_a_local_cluster_ingests_like_a_local_run(tmp_path, local_run, cluster):
     files, expected = local_run
     lc, client = cluster
@@ -136,6 +137,7 @@ def test_a_local_cluster_ingests_like_a_local_run(tmp_path, local_run, cluster):
     assert again.exit_code == 0 and summary["skipped"] == 3, again.output
 
 
+@pytest.mark.slow  # worker processes start in seconds; the fast tier has one minute in all
 def test_a_bad_file_fails_alone_on_the_cluster(tmp_path, cluster):
     lc, _ = cluster
     files = _media(tmp_path, ("two_voices.mp4", "no_audio.mp4"))

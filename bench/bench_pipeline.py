@@ -10,7 +10,7 @@ calling the engine directly on the same audio in the same run, and the
 diarization stage's share of the ingest. Floors (issue 2 and 3) are checked
 and the exit status is non-zero when one is missed.
 
-Issue 14: the ingest (batched decoding, diarization alongside transcription)
+Issue 14: the ingest with `--batch-size 8` (batched decoding; diarization alongside transcription)
 against the sequential engine alone (`batch_size=1`, one window after
 another) in the same run, at most 0.8x for faster-whisper; and the same
 ingest done the sequential way (`batch_size=1`, no overlap), whose WER and
@@ -91,7 +91,7 @@ def child(video: Path, engine_name: str, model: str) -> dict:
     audio = load_audio(video)
     seconds = audio.size / 16000
     engine = load_engine(engine_name, model)
-    options = TranscribeOptions()
+    options = TranscribeOptions(batch_size=8)  # `ingest --batch-size 8`: batches are opt-in
     sequential = TranscribeOptions(batch_size=1)
 
     cpu: dict[str, float] = {}
@@ -105,7 +105,7 @@ def child(video: Path, engine_name: str, model: str) -> dict:
     engine.transcribe(audio[: 16000 * 20], options)  # warm-up: lazy model parts (VAD, kernels) load here
     # Interleaved, so a change in the machine's load hits both sides alike.
     s1, _ = direct(sequential)
-    new = ingest_once(video, engine, engine_name, model, truth, ref)
+    new = ingest_once(video, engine, engine_name, model, truth, ref, batch_size=8)
     d1, result = direct(options)
     old = ingest_once(video, engine, engine_name, model, truth, ref, batch_size=1, overlap_speakers=False)
     s2, _ = direct(sequential)

@@ -72,10 +72,12 @@ class TranscribeOptions:
     vad_threshold: float = 0.2  # speech probability (Silero) that opens a speech region (see asr/gate.py)
     vad_min_silence_ms: int = 2000  # a pause must last this long to split speech regions
     vad_speech_pad_ms: int = 400  # speech regions are widened by this on each side
-    # faster-whisper: the gated speech is cut into pieces of up to 30 s (at pauses) and this many
-    # are decoded at once (BatchedInferencePipeline); a piece that fails the checks above is decoded
-    # again alone, with context and the seeded fallback. 1: one window after another, with context.
-    batch_size: int = 8
+    # faster-whisper: above 1, the gated speech is cut into pieces of up to 30 s (at pauses) and this
+    # many are decoded at once (BatchedInferencePipeline); a piece that fails the checks above is
+    # decoded again alone, with context and the seeded fallback. 1 (the default): one window after
+    # another, with context. Batches save CPU time but lose the previous text as context, which
+    # costs words on noisy and real speech (README: "Ingest speed"), so speed is opt-in.
+    batch_size: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "glossary", tuple(self.glossary))

@@ -295,10 +295,12 @@ class UnlessOrdinary(Q.WrappingQuery):
         child = self.child.normalize()
         return child if child is Q.NullQuery else self._rewrap(child)
 
-    def matcher(self, searcher, context=None):  # noqa: ANN001 - whoosh's signature
-        reader = searcher.get_parent().reader()  # the whole index's, not one segment's
+    def ordinary(self, reader) -> bool:  # noqa: ANN001 - the whole index's reader
         heard = reader.doc_frequency(EXACT, self.word)
-        if heard and heard >= phonetic.ORDINARY_SHARE * reader.doc_count():
+        return bool(heard and heard >= phonetic.ORDINARY_SHARE * reader.doc_count())
+
+    def matcher(self, searcher, context=None):  # noqa: ANN001 - whoosh's signature
+        if self.ordinary(searcher.get_parent().reader()):  # the whole index's, not one segment's
             return NullMatcher()
         return self.child.matcher(searcher, context)
 

@@ -11,6 +11,7 @@ positions back to words and their times.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -214,14 +215,21 @@ def _tiered_hits(
     hits: list[Hit] = []
     seen: set[int] = set()
     expanded = {} if expanded is None else expanded
+    candidates = _Candidates(searcher, flt)
     for tier, q in tiers:
         want = None if limit is None else limit - len(hits)
         if want is not None and want <= 0:
             break
         q = _expand_fuzzy(q, searcher.reader(), expanded)
-        results = searcher.search(q, limit=want, filter=flt, mask=set(seen) if seen else None)
-        found = [(r.docnum, r.score) for r in results]
-        spans = _spans(searcher, querymod.positive(q), [d for d, _ in found])
+        found = None
+        if tier in TOLERANT:
+            found = candidates.search(q, want, seen)
+        if found is None:
+            results = searcher.search(q, limit=want, filter=flt, mask=set(seen) if seen else None)
+            found = [(r.docnum, r.score) for r in results]
+            spans = _spans(searcher, querymod.positive(q), [d for d, _ in found])
+        else:
+            spans = _spans(searcher, candidates.prune(querymod.positive(q)), [d for d, _ in found])
         for docnum, score in found:
             seen.add(docnum)
             hits.append(_hit(searcher.stored_fields(docnum), _ranked(score, tier), tier, spans.get(docnum, [])))
@@ -398,3 +406,133 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
     while b > a and not text[b - 1].isalnum():
         b -= 1
     return a, b
+
+
+TOLERANT = ("phonetic", "fuzzy")
+
+
+class _Candidates:
+    """A tolerant tier's hits found from postings, not by whoosh stepping through its unions.
+
+    A sounds-alike or spelled-alike query is an OR of hundreds of terms (most
+    absent from the index); whoosh walks every posting of every one of them
+    through a tree of union matchers, and does it again for the word positions.
+    Here the segments that can match come first, as sets of document numbers
+    read once from each term's postings (shared by the tiers of one search),
+    less those earlier tiers found and those the filter excludes. Only those
+    candidates are then matched and scored by whoosh, with the terms that occur
+    in none of them dropped from the query: the same segments and the same
+    BM25 scores as the full query gives, since a term absent from a segment
+    adds nothing to its score, and the same order (score, then segment number).
+    """
+
+    def __init__(self, searcher: Searcher, flt: Q.Query | None):
+        self.searcher = searcher
+        self.flt = flt
+        self._allowed: set[int] | None = None
+        self._terms: dict[tuple[str, str], set[int]] = {}
+        self._pool: set[int] = set()
+
+    def search(self, q: Q.Query, want: int | None, seen: set[int]) -> list[tuple[int, float]] | None:
+        """The tier's (docnum, score) best first, or None when `q` has a part only whoosh can enumerate."""
+        pool = self.docs(q)
+        if pool is None:
+            return None
+        pool = pool - seen
+        if self.flt is not None:
+            if self._allowed is None:
+                self._allowed = set(self.searcher.docs_for_query(self.flt))
+            pool &= self._allowed
+        self._pool = pool
+        if not pool:
+            return []
+        pruned = self.prune(q)
+        context = self.searcher.context()
+        found: list[tuple[int, float]] = []
+        for sub, offset in self.searcher.leaf_searchers():
+            end = offset + sub.doc_count_all()
+            ids = sorted(d - offset for d in pool if offset <= d < end)
+            if not ids:
+                continue
+            m = pruned.matcher(sub, context)
+            for d in ids:
+                if not m.is_active():
+                    break
+                if m.id() < d:
+                    m.skip_to(d)
+                if m.is_active() and m.id() == d:
+                    found.append((offset + d, m.score()))
+        found.sort(key=lambda x: (-x[1], x[0]))
+        return found if want is None else found[:want]
+
+    def term_docs(self, fieldname: str, text: str) -> set[int]:
+        key = (fieldname, text)
+        docs = self._terms.get(key)
+        if docs is None:
+            docs = set()
+            for leaf, base in self.searcher.reader().leaf_readers():
+                if key in leaf:
+                    ids = leaf.postings(fieldname, text).all_ids()
+                    docs.update(ids if not base else (base + d for d in ids))
+            self._terms[key] = docs
+        return docs
+
+    def docs(self, q: Q.Query) -> set[int] | None:
+        """Segments that may match `q` (all that do, perhaps more), or None for "any"."""
+        if q is Q.NullQuery:
+            return set()
+        if isinstance(q, Q.Term):
+            return self.term_docs(q.fieldname, q.text)
+        if isinstance(q, querymod.UnlessOrdinary):
+            return set() if q.ordinary(self.searcher.reader()) else self.docs(q.child)
+        if isinstance(q, Q.Or | Q.DisjunctionMax):
+            out: set[int] = set()
+            for c in q.subqueries:
+                docs = self.docs(c)
+                if docs is None:
+                    return None
+                out |= docs
+            return out
+        if isinstance(q, Q.And | Q.Sequence | Q.Phrase):
+            kids = q.subqueries if not isinstance(q, Q.Phrase) else [Q.Term(q.fieldname, w) for w in q.words]
+            sets = [s for s in map(self.docs, kids) if s is not None]  # a NOT inside: "any"
+            if not sets:
+                return None
+            sets.sort(key=len)
+            return sets[0].intersection(*sets[1:])
+        if isinstance(q, Q.AndNot | Q.AndMaybe):
+            return self.docs(q.a)
+        return None
+
+    def prune(self, q: Q.Query) -> Q.Query:
+        """`q` without the OR'ed terms that occur in no candidate of the last search (never under a NOT)."""
+        pool = self._pool
+
+        def absent(c: Q.Query) -> bool:
+            docs = self._terms.get((c.fieldname, c.text)) if isinstance(c, Q.Term) else None
+            return docs is not None and docs.isdisjoint(pool)
+
+        def walk(q: Q.Query) -> Q.Query:
+            if isinstance(q, Q.Not) or q.is_leaf():
+                return q
+            if isinstance(q, Q.AndNot):
+                out = copy.copy(q)
+                out.a = walk(q.a)
+                return out
+            if isinstance(q, Q.BinaryQuery):
+                out = copy.copy(q)
+                out.a, out.b = walk(q.a), walk(q.b)
+                return out
+            if isinstance(q, Q.WrappingQuery):
+                return q.apply(walk)
+            if isinstance(q, Q.CompoundQuery):
+                kids = q.subqueries
+                if isinstance(q, Q.Or | Q.DisjunctionMax):
+                    # keep one: an emptied OR must still match nothing, not vanish from an AND around it
+                    kids = [c for c in kids if not absent(c)] or kids[:1]
+                out = copy.copy(q)
+                out.subqueries = [walk(c) for c in kids]
+                return out
+            return q
+
+        return walk(q)

@@ -1,0 +1,61 @@
+"""The tolerant tiers found from postings (search._Candidates) answer exactly as whoosh's full search does.
+
+Real whoosh indexes (one whoosh segment per video, and merged): every query
+of test_search_segments, plus NOT, filters and limits, gives the same hits,
+scores, tiers and matched words with the candidate path on and off.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_search_segments import QUERIES, split_and_merged  # noqa: F401 - a fixture
+
+from index import search as searchmod
+from index import store
+
+MORE = [
+    ("Skolkovo NOT funding", {}), ("harbour NOT budget", {}), ("Skolkavo", {"video": "v2"}),
+    ("harbor~", {"speaker": "Omar Haddad"}), ("Skolkavo", {"limit": 1}), ("Kittiwake OR Belarusian", {}),
+    ("Skolkavo", {"limit": None}), ("budgit", {"speaker": "nobody"}),
+]  # fmt: skip
+
+
+def _hits(index_dir, q, kw):
+    r = searchmod.search(index_dir, q, **kw)
+    return [(h.video, h.segment_start, h.start, h.end, h.match, h.score, h.matched) for h in r.hits], r.suggestions
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_candidates_answer_as_whoosh_does(split_and_merged, monkeypatch, which):  # noqa: F811
+    index_dir = split_and_merged[which]
+    tolerant = 0
+    for q, kw in QUERIES + MORE:
+        monkeypatch.setattr(searchmod, "TOLERANT", ("phonetic", "fuzzy"))
+        new = _hits(index_dir, q, kw)
+        monkeypatch.setattr(searchmod, "TOLERANT", ())
+        old = _hits(index_dir, q, kw)
+        assert new == old, (q, kw)
+        tolerant += sum(h[4] in ("phonetic", "fuzzy") for h in new[0])
+    assert tolerant >= 10  # the path was exercised
+
+
+def test_candidates_are_a_superset_and_pruning_keeps_the_matches(split_and_merged):  # noqa: F811
+    from whoosh import query as Q
+
+    with store.searching(split_and_merged[0]) as cached:
+        c = searchmod._Candidates(cached.searcher, None)
+        q = Q.Or([Q.Term("exact", "harbour"), Q.Term("exact", "nosuchword"), Q.Term("exact", "skolkovo")])
+        found = c.search(q, None, set())
+        assert len(found) >= 3
+        pruned = c.prune(q)
+        assert [t.text for t in pruned.subqueries] == ["harbour", "skolkovo"]
+        # an OR emptied by pruning keeps one term, so an AND around it still requires it
+        c.search(Q.Term("exact", "harbour"), None, set())
+        both = Q.And([Q.Term("exact", "harbour"), Q.Or([Q.Term("exact", "nosuchword")])])
+        assert c.docs(both) == set()
+        assert len(c.prune(both).subqueries[1].subqueries) == 1
+        # a NOT is "any segment": the candidates are those of the positive part, whoosh decides the rest
+        assert c.docs(Q.And([Q.Term("exact", "harbour"), Q.Not(Q.Term("exact", "budget"))])) == c.term_docs(
+            "exact", "harbour"
+        )
+        assert c.docs(Q.Prefix("exact", "harb")) is None

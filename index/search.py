@@ -444,14 +444,39 @@ class _Candidates:
                 self._allowed = set(self.searcher.docs_for_query(self.flt))
             pool &= self._allowed
         self._pool = pool
-        if not pool:
-            return []
-        pruned = self.prune(q)
+        found = sorted(self.scores(q, pool).items(), key=lambda x: (-x[1], x[0]))
+        return found if want is None else found[:want]
+
+    def scores(self, q: Q.Query, docs: set[int]) -> dict[int, float]:
+        """whoosh's score of `q` in each segment of `docs` that `q` matches.
+
+        An OR's score is the sum of its matching parts' (times its boost; one
+        part alone is that part, unboosted, as whoosh has it): each part is
+        scored on its own candidates, so a term is read only where it occurs
+        and a phrase-like part is matched by whoosh only where all its words are.
+        """
+        if not docs:
+            return {}
+        if isinstance(q, querymod.UnlessOrdinary):
+            return {} if q.ordinary(self.searcher.reader()) else self.scores(q.child, docs)
+        if isinstance(q, Q.Or) and not q.scale and not q.minmatch and len(q.subqueries) > 1:
+            parts = [(c, self.docs(c)) for c in q.subqueries]
+            if all(d is not None for _, d in parts):
+                out: dict[int, float] = {}
+                for c, cdocs in parts:
+                    for d, score in self.scores(c, docs & cdocs).items():  # type: ignore[operator]
+                        out[d] = out.get(d, 0.0) + score
+                if q.boost != 1.0:
+                    out = {d: score * q.boost for d, score in out.items()}
+                return out
+        if isinstance(q, Q.Or) and len(q.subqueries) == 1:
+            return self.scores(q.subqueries[0], docs)
+        pruned = q if isinstance(q, Q.Term) else self.prune(q, docs)
         context = self.searcher.context()
-        found: list[tuple[int, float]] = []
+        out = {}
         for sub, offset in self.searcher.leaf_searchers():
             end = offset + sub.doc_count_all()
-            ids = sorted(d - offset for d in pool if offset <= d < end)
+            ids = sorted(d - offset for d in docs if offset <= d < end)
             if not ids:
                 continue
             m = pruned.matcher(sub, context)
@@ -461,9 +486,8 @@ class _Candidates:
                 if m.id() < d:
                     m.skip_to(d)
                 if m.is_active() and m.id() == d:
-                    found.append((offset + d, m.score()))
-        found.sort(key=lambda x: (-x[1], x[0]))
-        return found if want is None else found[:want]
+                    out[offset + d] = m.score()
+        return out
 
     def term_docs(self, fieldname: str, text: str) -> set[int]:
         key = (fieldname, text)
@@ -504,9 +528,10 @@ class _Candidates:
             return self.docs(q.a)
         return None
 
-    def prune(self, q: Q.Query) -> Q.Query:
-        """`q` without the OR'ed terms that occur in no candidate of the last search (never under a NOT)."""
-        pool = self._pool
+    def prune(self, q: Q.Query, pool: set[int] | None = None) -> Q.Query:
+        """`q` without the OR'ed terms that occur in none of `pool` (default: the last search's
+        candidates), never under a NOT: the same matches and scores in those segments."""
+        pool = self._pool if pool is None else pool
 
         def absent(c: Q.Query) -> bool:
             docs = self._terms.get((c.fieldname, c.text)) if isinstance(c, Q.Term) else None
@@ -529,7 +554,10 @@ class _Candidates:
                 kids = q.subqueries
                 if isinstance(q, Q.Or | Q.DisjunctionMax):
                     # keep one: an emptied OR must still match nothing, not vanish from an AND around it
-                    kids = [c for c in kids if not absent(c)] or kids[:1]
+                    kept = [c for c in kids if not absent(c)] or kids[:1]
+                    if len(kept) == 1 < len(kids) and q.boost != 1.0:  # whoosh ignores a lone part's OR's boost
+                        kept.append(next(c for c in kids if c is not kept[0]))
+                    kids = kept
                 out = copy.copy(q)
                 out.subqueries = [walk(c) for c in kids]
                 return out

@@ -229,7 +229,8 @@ def _tiered_hits(
             found = [(r.docnum, r.score) for r in results]
             spans = _spans(searcher, querymod.positive(q), [d for d, _ in found])
         else:
-            spans = _spans(searcher, candidates.prune(querymod.positive(q)), [d for d, _ in found])
+            docs = [d for d, _ in found]
+            spans = _spans(searcher, candidates.prune(querymod.positive(q), set(docs)), docs)
         for docnum, score in found:
             seen.add(docnum)
             hits.append(_hit(searcher.stored_fields(docnum), _ranked(score, tier), tier, spans.get(docnum, [])))
@@ -533,8 +534,10 @@ class _Candidates:
         candidates), never under a NOT: the same matches and scores in those segments."""
         pool = self._pool if pool is None else pool
 
-        def absent(c: Q.Query) -> bool:
-            docs = self._terms.get((c.fieldname, c.text)) if isinstance(c, Q.Term) else None
+        def absent(c: Q.Query) -> bool:  # matches nothing in pool
+            if isinstance(c, Q.Not) or (c.is_leaf() and not isinstance(c, Q.Term)):
+                return False
+            docs = self.docs(c)
             return docs is not None and docs.isdisjoint(pool)
 
         def walk(q: Q.Query) -> Q.Query:

@@ -472,6 +472,9 @@ class _Candidates:
                 return out
         if isinstance(q, Q.Or) and len(q.subqueries) == 1:
             return self.scores(q.subqueries[0], docs)
+        pair = _word_pair(q)
+        if pair is not None:
+            return self._pair_scores(q, pair, docs)
         pruned = q if isinstance(q, Q.Term) else self.prune(q, docs)
         context = self.searcher.context()
         out = {}
@@ -488,6 +491,42 @@ class _Candidates:
                     m.skip_to(d)
                 if m.is_active() and m.id() == d:
                     out[offset + d] = m.score()
+        return out
+
+    def _pair_scores(self, q: Q.Sequence, pair: tuple[list[Q.Term], list[Q.Term]], docs: set[int]) -> dict[int, float]:
+        """A two-part Sequence (a name heard as two words) as whoosh's SpanNear matches it: a position of
+        the second part 1 to `slop` after one of the first; scored as the sum of its parts', times its boost."""
+        if any(not terms for terms in pair):
+            return {}
+        docs = docs & self.docs(q)  # type: ignore[operator]
+        if not docs:
+            return {}
+        first, second = (self._positions(terms, docs) for terms in pair)
+        slop = q.slop
+        found = {d for d, ps in first.items() if any(1 <= b - a <= slop for a in ps for b in second.get(d, ()))}
+        if not found:
+            return {}
+        sa, sb = (self.scores(c, found) for c in q.subqueries)
+        return {d: (sa[d] + sb[d]) * q.boost for d in found}
+
+    def _positions(self, terms: list[Q.Term], docs: set[int]) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = {}
+        for t in terms:
+            tdocs = docs & self.term_docs(t.fieldname, t.text)
+            if not tdocs:
+                continue
+            for leaf, base in self.searcher.reader().leaf_readers():
+                ids = sorted(d - base for d in tdocs if base <= d < base + leaf.doc_count_all())
+                if not ids:
+                    continue
+                m = leaf.postings(t.fieldname, t.text)
+                for d in ids:
+                    if m.id() < d:
+                        m.skip_to(d)
+                    if not m.is_active():
+                        break
+                    if m.id() == d:
+                        out.setdefault(base + d, set()).update(m.value_as("positions"))
         return out
 
     def term_docs(self, fieldname: str, text: str) -> set[int]:
@@ -567,3 +606,26 @@ class _Candidates:
             return q
 
         return walk(q)
+
+
+def _word_pair(q: Q.Query) -> tuple[list[Q.Term], list[Q.Term]] | None:
+    """The terms of each part of an ordered two-part Sequence whose parts are terms or plain ORs of terms."""
+    if not isinstance(q, Q.Sequence) or not q.ordered or len(q.subqueries) != 2 or q.slop < 1:
+        return None
+    parts = []
+    for c in q.subqueries:
+        if c is Q.NullQuery:
+            parts.append([])
+        elif isinstance(c, Q.Term):
+            parts.append([c])
+        elif (
+            type(c) is Q.Or
+            and not c.scale
+            and not c.minmatch
+            and c.subqueries
+            and all(type(t) is Q.Term for t in c.subqueries)
+        ):
+            parts.append(list(c.subqueries))
+        else:
+            return None
+    return parts[0], parts[1]

@@ -59,3 +59,20 @@ def test_candidates_are_a_superset_and_pruning_keeps_the_matches(split_and_merge
             "exact", "harbour"
         )
         assert c.docs(Q.Prefix("exact", "harb")) is None
+
+
+def test_a_name_heard_as_two_words_is_matched_by_positions(split_and_merged, monkeypatch):  # noqa: F811
+    """ "join Skolkovo" heard "nineskill Corvo": found by the two-part Sequence, matched from term positions."""
+    found: list[int] = []
+    pair_scores = searchmod._Candidates._pair_scores
+
+    def spy(self, q, pair, docs):
+        out = pair_scores(self, q, pair, docs)
+        found.extend(out)
+        return out
+
+    monkeypatch.setattr(searchmod._Candidates, "_pair_scores", spy)
+    hits = searchmod.search(split_and_merged[0], "Skolkovo").hits
+    corvo = [h for h in hits if "Corvo" in h.text]
+    assert corvo and corvo[0].match == "phonetic" and corvo[0].matched_text == "nineskill Corvo"
+    assert found

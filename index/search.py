@@ -141,7 +141,7 @@ def search(
         if cached is None:
             return SearchResult([], False, [], 0, speaker is None)
         searcher = cached.searcher
-        flt = _filter(searcher.schema, speaker, video)
+        flt = _filter(searcher.schema, speaker, video, _speaker_names(searcher.reader(), cached.derived))
         expanded: dict[tuple, Q.Query] = {None: cached.derived}  # type: ignore[dict-item]
         tiers = list(parsed.tiers(exact))
         hits = _tiered_hits(searcher, tiers, flt, limit, expanded)
@@ -161,13 +161,24 @@ def search(
 # -- internals -------------------------------------------------------------
 
 
-def _filter(sch: Schema, speaker: str | None, video: str | None) -> Q.Query | None:
-    """Filters use the fields' own analyzer, so case folds exactly as at index time."""
+def _filter(sch: Schema, speaker: str | None, video: str | None, names: list[str] | None = None) -> Q.Query | None:
+    """Filters use the fields' own analyzer, so case folds exactly as at index time.
+
+    `names`, the speaker field's values (see _speaker_names), turns a part of a name into the names
+    that hold it, as terms: whoosh's wildcards walked the field's terms once per tier of every search."""
     parts: list[Q.Query] = []
     if speaker is not None and speaker.strip():
         key = next(iter(sch[schema.SPEAKER].process_text(" ".join(speaker.split()), tokenize=False)), "")
         either = [Q.Term(schema.SPEAKER, key), Q.Term(schema.SPEAKER_LABEL, key)]
-        if not any(c in key for c in "*?["):  # a part of a person's name, whole words: "Okunev", "alexander"
+        if any(c in key for c in "*?["):
+            pass
+        elif names is not None:  # the same names as the wildcards below, found once
+            either += [
+                Q.Term(schema.SPEAKER, n)
+                for n in names
+                if n.startswith(key + " ") or n.endswith(" " + key) or f" {key} " in n
+            ]
+        else:  # a part of a person's name, whole words: "Okunev", "alexander"
             either += [Q.Wildcard(schema.SPEAKER, w) for w in (f"{key} *", f"* {key}", f"* {key} *")]
         parts.append(Q.Or(either))
     if video is not None:
@@ -175,6 +186,14 @@ def _filter(sch: Schema, speaker: str | None, video: str | None) -> Q.Query | No
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else Q.And(parts)
+
+
+def _speaker_names(reader: IndexReader, derived: dict[str, Any]) -> list[str]:
+    """The speaker field's values, read once per index generation."""
+    names = derived.get("speaker_names")
+    if names is None:
+        names = derived["speaker_names"] = list(reader.field_terms(schema.SPEAKER))
+    return names
 
 
 def _count_later(index_dir: Path, q: Q.Query, flt: Q.Query | None) -> int:
@@ -216,6 +235,8 @@ def _tiered_hits(
     seen: set[int] = set()
     expanded = {} if expanded is None else expanded
     candidates = _Candidates(searcher, flt)
+    if candidates.allowed() == set():  # whoosh takes an empty filter set for no filter
+        return hits
     for tier, q in tiers:
         want = None if limit is None else limit - len(hits)
         if want is not None and want <= 0:
@@ -225,7 +246,7 @@ def _tiered_hits(
         if tier in TOLERANT:
             found = candidates.search(q, want, seen)
         if found is None:
-            results = searcher.search(q, limit=want, filter=flt, mask=set(seen) if seen else None)
+            results = searcher.search(q, limit=want, filter=candidates.allowed(), mask=set(seen) if seen else None)
             found = [(r.docnum, r.score) for r in results]
             spans = _spans(searcher, querymod.positive(q), [d for d, _ in found])
         else:
@@ -440,13 +461,18 @@ class _Candidates:
         if pool is None:
             return None
         pool = pool - seen
-        if self.flt is not None:
-            if self._allowed is None:
-                self._allowed = set(self.searcher.docs_for_query(self.flt))
-            pool &= self._allowed
+        allowed = self.allowed()
+        if allowed is not None:
+            pool &= allowed
         self._pool = pool
         found = sorted(self.scores(q, pool).items(), key=lambda x: (-x[1], x[0]))
         return found if want is None else found[:want]
+
+    def allowed(self) -> set[int] | None:
+        """The segments the filter lets through (None: no filter), found once per search."""
+        if self.flt is not None and self._allowed is None:
+            self._allowed = set(self.searcher.docs_for_query(self.flt))
+        return self._allowed
 
     def scores(self, q: Q.Query, docs: set[int]) -> dict[int, float]:
         """whoosh's score of `q` in each segment of `docs` that `q` matches.

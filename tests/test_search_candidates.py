@@ -76,3 +76,15 @@ def test_a_name_heard_as_two_words_is_matched_by_positions(split_and_merged, mon
     corvo = [h for h in hits if "Corvo" in h.text]
     assert corvo and corvo[0].match == "phonetic" and corvo[0].matched_text == "nineskill Corvo"
     assert found
+
+
+def test_a_part_of_a_speakers_name_filters_as_the_wildcards_do(split_and_merged):  # noqa: F811
+    with store.searching(split_and_merged[0]) as cached:
+        s = cached.searcher
+        names = searchmod._speaker_names(s.reader(), cached.derived)
+        assert "omar haddad" in names
+        for who in ("Jane Doe", "doe", "Haddad", "omar", "SPEAKER_2", "nobody", "ja*"):
+            by_terms = set(s.docs_for_query(searchmod._filter(s.schema, who, None, names)))
+            by_wildcards = set(s.docs_for_query(searchmod._filter(s.schema, who, None)))
+            assert by_terms == by_wildcards, who
+        assert set(s.docs_for_query(searchmod._filter(s.schema, "haddad", None, names)))

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import copy
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,8 @@ from . import query as querymod
 from .writer import unpack_words
 
 MAX_SUGGESTIONS = 5
+PRESORT_DF = 2000  # a word in this many segments or more is ranked once per generation
+PRESORT_KEEP = 32  # ranked words kept per generation
 _EDGE = re.compile(r"^\W+|\W+$")
 
 
@@ -245,6 +249,12 @@ def _tiered_hits(
         found = None
         if tier in TOLERANT:
             found = candidates.search(q, want, seen)
+        elif want is not None and isinstance(q, Q.Term) and expanded.get(None) is not None:
+            ranked = _ranked_postings(searcher, q, expanded[None])  # type: ignore[arg-type]
+            if ranked is not None:
+                allowed = candidates.allowed()
+                wanted = (x for x in ranked if x[0] not in seen and (allowed is None or x[0] in allowed))
+                found = list(islice(wanted, want))
         if found is None:
             results = searcher.search(q, limit=want, filter=candidates.allowed(), mask=set(seen) if seen else None)
             found = [(r.docnum, r.score) for r in results]
@@ -256,6 +266,31 @@ def _tiered_hits(
             seen.add(docnum)
             hits.append(_hit(searcher.stored_fields(docnum), _ranked(score, tier), tier, spans.get(docnum, [])))
     return hits
+
+
+def _ranked_postings(searcher: Searcher, q: Q.Term, derived: dict[str, Any]) -> list[tuple[int, float]] | None:
+    """Every segment holding a very common word, best first, as whoosh ranks them; None for other words.
+
+    A page of hits for a word in most segments ("the") made whoosh score every
+    posting: its block-quality skipping skips nothing when every block holds a
+    short segment with the word. Ranked once per index generation (kept with
+    the searcher), a page is then the first entries the mask and filter let through.
+    """
+    try:
+        df = searcher.reader().doc_frequency(q.fieldname, q.text)
+    except Exception:  # noqa: BLE001 - a term whoosh cannot encode: whoosh's own search decides
+        return None
+    if df < PRESORT_DF:
+        return None
+    cache: OrderedDict = derived.setdefault("ranked_postings", OrderedDict())
+    key = (q.fieldname, q.text, q.boost)
+    ranked = cache.get(key)
+    if ranked is None:
+        ranked = cache[key] = [(r.docnum, r.score) for r in searcher.search(q, limit=None)]
+        while len(cache) > PRESORT_KEEP:
+            cache.popitem(last=False)
+    cache.move_to_end(key)
+    return ranked
 
 
 def _expand_fuzzy(q: Q.Query, reader: IndexReader, memo: dict[tuple, Q.Query]) -> Q.Query:

@@ -88,3 +88,17 @@ def test_a_part_of_a_speakers_name_filters_as_the_wildcards_do(split_and_merged)
             by_wildcards = set(s.docs_for_query(searchmod._filter(s.schema, who, None)))
             assert by_terms == by_wildcards, who
         assert set(s.docs_for_query(searchmod._filter(s.schema, "haddad", None, names)))
+
+
+def test_common_words_ranked_once_answer_as_whoosh_does(split_and_merged, monkeypatch):  # noqa: F811
+    queries = [("the", {"limit": 2}), ("the", {"limit": 3, "speaker": "Jane Doe"}), ("harbour", {"limit": 1}),
+               ("the", {"limit": 2, "video": "v3"}), ("harbour", {}), ("tax", {"limit": 1})]  # fmt: skip
+    for index_dir in split_and_merged:
+        for q, kw in queries:
+            monkeypatch.setattr(searchmod, "PRESORT_DF", 1)
+            new = _hits(index_dir, q, kw)
+            monkeypatch.setattr(searchmod, "PRESORT_DF", 10**9)
+            old = _hits(index_dir, q, kw)
+            assert new == old and new[0], (q, kw)
+        with store.searching(index_dir) as cached:
+            assert ("exact", "the", 1.0) in cached.derived["ranked_postings"]

@@ -356,7 +356,8 @@ def rewrite(tree: Q.Query, tier: str, exact: bool = False) -> Q.Query:
             # The user asked for spellings alike: what is not the word itself is a fuzzy hit.
             return word_query(q.text, "stem" if tier == "phonetic" else tier, exact, fuzzy=fuzzy)
         if isinstance(q, Q.Term) and q.fieldname == EXACT:
-            return word_query(q.text, tier, exact).with_boost(q.boost)
+            wq = word_query(q.text, tier, exact)
+            return wq if q.boost == wq.boost else wq.with_boost(q.boost)  # with_boost deep-copies a big tree
         if isinstance(q, Q.Phrase) and q.fieldname == EXACT:
             if tier == "exact":
                 return q

@@ -102,3 +102,11 @@ def test_common_words_ranked_once_answer_as_whoosh_does(split_and_merged, monkey
             assert new == old and new[0], (q, kw)
         with store.searching(index_dir) as cached:
             assert ("exact", "the", 1.0) in cached.derived["ranked_postings"]
+
+
+def test_a_boosted_word_keeps_its_boost_in_every_tier():
+    from index import query as querymod
+
+    for text, boost in (("Skolkovo^2", 2.0), ("Skolkovo", 1.0)):
+        tiers = dict(querymod.parse(text).tiers())
+        assert tiers["phonetic"].boost == boost and tiers["fuzzy"].boost == boost, text

@@ -303,7 +303,10 @@ def _expand_fuzzy(q: Q.Query, reader: IndexReader, memo: dict[tuple, Q.Query]) -
     if isinstance(q, Q.FuzzyTerm):
         key = (q.fieldname, q.text, q.maxdist, q.prefixlength, q.boost)
         if key not in memo:
-            words = soundkeys.terms_within(reader, q.fieldname, q.text, q.maxdist, prefix=q.prefixlength)
+            if q.fieldname == schema.SOUND and q.maxdist == 1 and q.prefixlength <= len(q.text):
+                words = soundkeys.keys_within_one(reader, q.text, q.prefixlength, memo.get(None))  # type: ignore[arg-type]
+            else:
+                words = soundkeys.terms_within(reader, q.fieldname, q.text, q.maxdist, prefix=q.prefixlength)
             memo[key] = Q.Or([Q.Term(q.fieldname, w) for w in words], boost=q.boost) if words else Q.NullQuery
         return memo[key]
     if isinstance(q, Q.Wildcard) and q.fieldname == schema.SOUND:  # "*SKL": a scan of the sound keys

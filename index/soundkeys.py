@@ -33,6 +33,28 @@ def keys_ending_with(reader: IndexReader, ending: str, derived: dict[str, Any] |
     return endings.get(ending, [])
 
 
+def keys_within_one(reader: IndexReader, text: str, prefix: int, derived: dict[str, Any] | None) -> list[str]:
+    """Sound keys of the index within one Levenshtein edit of `text` sharing its first `prefix` letters,
+    sorted: what terms_within(reader, SOUND, text, 1, prefix) finds (whoosh's automaton counts no
+    transposition), from the index's keys held in memory instead of a walk of each segment's
+    key list on disk, which cost more than the rest of a misspelled name's search."""
+    cached = derived.get("sound_keys") if derived is not None else None
+    if cached is None:
+        keys = frozenset(reader.field_terms(schema.SOUND))
+        cached = (keys, sorted({c for k in keys for c in k}))
+        if derived is not None:
+            derived["sound_keys"] = cached
+    keys, letters = cached
+    head, tail = text[:prefix], text[prefix:]
+    near = {tail}
+    for i in range(len(tail) + 1):
+        near.update(tail[:i] + c + tail[i:] for c in letters)
+        if i < len(tail):
+            near.add(tail[:i] + tail[i + 1 :])
+            near.update(tail[:i] + c + tail[i + 1 :] for c in letters)
+    return sorted(k for k in (head + t for t in near) if k in keys)
+
+
 def _endings(reader: IndexReader) -> dict[str, list[str]]:
     out: dict[str, list[str]] = defaultdict(list)
     for key in reader.field_terms(schema.SOUND):

@@ -110,3 +110,18 @@ def test_a_boosted_word_keeps_its_boost_in_every_tier():
     for text, boost in (("Skolkovo^2", 2.0), ("Skolkovo", 1.0)):
         tiers = dict(querymod.parse(text).tiers())
         assert tiers["phonetic"].boost == boost and tiers["fuzzy"].boost == boost, text
+
+
+def test_sound_keys_one_edit_away_are_what_whoosh_finds(split_and_merged):  # noqa: F811
+    from index import schema, soundkeys
+
+    for index_dir in split_and_merged:
+        with store.searching(index_dir) as cached:
+            reader = cached.searcher.reader()
+            keys = sorted(reader.field_terms(schema.SOUND))
+            assert len(keys) > 20
+            for key in keys + ["KF", "SKLKF", "X", "ZZQ"]:
+                for prefix in (0, 1):
+                    assert soundkeys.keys_within_one(reader, key, prefix, cached.derived) == soundkeys.terms_within(
+                        reader, schema.SOUND, key, 1, prefix=prefix
+                    ), (key, prefix)

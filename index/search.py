@@ -285,11 +285,13 @@ def _ranked_postings(searcher: Searcher, q: Q.Term, derived: dict[str, Any]) -> 
     cache: OrderedDict = derived.setdefault("ranked_postings", OrderedDict())
     key = (q.fieldname, q.text, q.boost)
     ranked = cache.get(key)
-    if ranked is None:
+    if ranked is None:  # the oldest ranked word goes first; searches in other threads may race here harmlessly
         ranked = cache[key] = [(r.docnum, r.score) for r in searcher.search(q, limit=None)]
         while len(cache) > PRESORT_KEEP:
-            cache.popitem(last=False)
-    cache.move_to_end(key)
+            try:
+                cache.popitem(last=False)
+            except KeyError:
+                break
     return ranked
 
 

@@ -125,3 +125,13 @@ def test_sound_keys_one_edit_away_are_what_whoosh_finds(split_and_merged):  # no
                     assert soundkeys.keys_within_one(reader, key, prefix, cached.derived) == soundkeys.terms_within(
                         reader, schema.SOUND, key, 1, prefix=prefix
                     ), (key, prefix)
+
+
+def test_ranked_common_words_are_kept_to_a_bound(split_and_merged, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(searchmod, "PRESORT_DF", 1)
+    monkeypatch.setattr(searchmod, "PRESORT_KEEP", 2)
+    index_dir = split_and_merged[1]
+    for word in ("the", "harbour", "tax", "skolkovo"):
+        assert searchmod.search(index_dir, word, limit=1).hits
+    with store.searching(index_dir) as cached:
+        assert len(cached.derived["ranked_postings"]) == 2

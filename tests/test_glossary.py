@@ -153,6 +153,17 @@ def test_a_name_steering_moved_far_toward_the_term_is_the_term():
     assert merge_glossary(plain, steered, ["Szczodrubalski"]) == plain
 
 
+def test_a_word_both_passes_heard_is_not_joined_into_a_term_only_pulled_toward():
+    # "we" is heard alike by both passes; only the next word changed. Their letters together are half
+    # the term off: steering did not pull "we", so "we vennet" is not the term.
+    steered = sure([seg(0.0, "It is true, we vennet go there.")], 0.6)
+    plain = sure([seg(0.0, "It is true, we seldom go there.")], 0.6)
+    assert merge_glossary(plain, steered, ["Trevennick"]) == plain
+    # Where steering changed both words, the same letters are a name pulled toward the term.
+    plain = sure([seg(0.0, "It is true, he seldom go there.")], 0.6)
+    assert merge_glossary(plain, steered, ["Trevennick"])[0].text == "It is true, Trevennick go there."
+
+
 def test_a_term_steering_forced_where_nothing_like_it_was_said_is_not_inserted():
     plain = [seg(0.0, "We planted the rows of young trees by the river last spring before the rain came.")]
     # A long disagreement: the term lands on words that neither sound nor look like it.

@@ -279,10 +279,14 @@ def merge_blocks(pw: list[Word], sw: list[Word], glossary: list[str]) -> list[Bl
         i1, i2 = block.plain
         d_plain = _nearest_run(p_keys[i1:i2], run.key)
         probability = sum(w.probability for w in sw[run.j1 : run.j2]) / (run.j2 - run.j1)
+        # A word both passes wrote alike where they are aligned was not moved by steering: a run only
+        # pulled toward the term (not near it by its letters) must be made of words steering changed.
+        agreed = any(ops[op_of[j]][0] == "equal" for j in range(run.j1, run.j2))
         near = run.edits <= MAX_TERM_EDITS * len(run.key) or (
             run.edits <= MAX_PULLED_EDITS * len(run.key)
             and d_plain - run.edits >= MIN_PULL * len(run.key)
             and probability >= MIN_PULLED_PROBABILITY
+            and not agreed
         )
         if not pi:
             block.rule = "no plain words"
@@ -365,8 +369,10 @@ def merge_glossary(plain: list[Segment], steered: list[Segment], glossary: Itera
       ways, and a term in it may be anywhere);
     - misspelled: when within MAX_TERM_EDITS of the term's letters, or within
       MAX_PULLED_EDITS and steering moved it MIN_PULL nearer than the plain
-      words were (and the model was fairly sure of it); never when the plain
-      words are nearer the term;
+      words were (and the model was fairly sure of it, and every word of it
+      is one steering changed: a word both passes wrote alike, joined to a
+      changed one, was not pulled: "we sell" is not a term); never when the
+      plain words are nearer the term;
     - a word the plain pass wrote alike elsewhere, capitalised, is the same
       term there (`_same_name_elsewhere`).
     Never taken: over plain words that are a glossary term themselves

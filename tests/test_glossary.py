@@ -153,6 +153,21 @@ def test_a_name_steering_moved_far_toward_the_term_is_the_term():
     assert merge_glossary(plain, steered, ["Szczodrubalski"]) == plain
 
 
+def test_a_steered_spelling_taken_as_a_term_once_is_the_term_where_steering_moved_it_less():
+    # The steered pass spells the unknown name alike twice; the plain pass was far from it the first
+    # time (steering pulled it: taken) and nearer the second (pulled too little on its own).
+    plain = sure([seg(0.0, "I met Sarah Kwin Drugal today."), seg(10.0, "Later Askodrubeli came back.")], 0.5)
+    steered = [seg(0.0, "I met Sarah Skodrubalsk today."), seg(10.0, "Later Skodrubalsk came back.")]
+    assert texts(merge_glossary(plain, steered, ["Szczodrubalski"])) == [
+        "I met Sarah Szczodrubalski today.",
+        "Later Szczodrubalski came back.",
+    ]
+    # Alone, the second is not taken; nor is it where the first was written otherwise.
+    assert merge_glossary(plain[1:], steered[1:], ["Szczodrubalski"]) == plain[1:]
+    other = [seg(0.0, "I met Sarah Skodrubalski today."), steered[1]]
+    assert texts(merge_glossary(plain, other, ["Szczodrubalski"]))[1] == "Later Askodrubeli came back."
+
+
 def test_a_word_both_passes_heard_is_not_joined_into_a_term_only_pulled_toward():
     # "we" is heard alike by both passes; only the next word changed. Their letters together are half
     # the term off: steering did not pull "we", so "we vennet" is not the term.

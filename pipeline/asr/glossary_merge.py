@@ -246,6 +246,7 @@ def merge_blocks(pw: list[Word], sw: list[Word], glossary: list[str]) -> list[Bl
     touched: set[int] = set()
     runs = _term_runs(s_keys, _terms(glossary))
     in_run = {j: r for r in runs for j in range(r.j1, r.j2)}
+    pulled_short: list[tuple[Block, _Run]] = []  # near enough but not pulled far enough: see _spelled_alike
     for run in runs:
         ks = sorted({op_of[j] for j in range(run.j1, run.j2)})
         if all(ops[k][0] == "equal" for k in ks):
@@ -300,6 +301,8 @@ def merge_blocks(pw: list[Word], sw: list[Word], glossary: list[str]) -> list[Bl
             block.rule = "a word said, stretched into the term"
         elif run.edits and not (near and run.edits <= d_plain):
             block.rule = "not near the term"
+            if run.edits <= min(MAX_PULLED_EDITS * len(run.key), d_plain) and not long_block:
+                pulled_short.append((block, run))
         elif long_block and i2 - i1 > MAX_GLOSSARY_BLOCK:
             block.rule = "block too long"
         elif long_block and not _sounds_near(pw[i1:i2], run.key):
@@ -307,11 +310,44 @@ def merge_blocks(pw: list[Word], sw: list[Word], glossary: list[str]) -> list[Bl
         else:
             block.rule = "term written" if run.edits == 0 else "near the term"
             block.words = sw[j1 : run.j1] + _as_term(sw[run.j1 : run.j2], run) + sw[run.j2 : j2]
+    _spelled_alike(sw, s_keys, runs, blocks, pulled_short)
     blocks += _same_name_elsewhere(pw, p_keys, p_marks, blocks)
     for k, (op, i1, i2, j1, j2) in enumerate(ops):
         if op != "equal" and k not in touched:
             blocks.append(Block((i1, i2), (j1, j2), "no term"))
     return sorted(blocks, key=lambda b: b.plain)
+
+
+def _spelled_alike(
+    sw: list[Word], s_keys: list[str], runs: list[_Run], blocks: list[Block], pulled_short: list[tuple[Block, _Run]]
+) -> None:
+    """A steered word spelled exactly as one taken elsewhere as a misspelled term is that term here too,
+    though steering moved it less far from the plain words here: the steered pass spells an unknown
+    name alike each time, while the plain pass may have come nearer it at one of them.
+
+    Only one capitalised steered word of MIN_NEAR_TERM letters or more, taken elsewhere by its
+    letters or its pull (not by this rule), and only where the other guards let it through.
+    """
+    by_j = {r.j1: r for r in runs}
+    spelled: dict[str, set[str]] = {}
+    for b in blocks:
+        if b.rule != "near the term":
+            continue
+        for j in range(*b.steered):
+            r = by_j.get(j)
+            if (
+                r
+                and r.term == b.term
+                and r.j2 - r.j1 == 1
+                and sw[j].word[:1].isupper()
+                and len(s_keys[j]) >= MIN_NEAR_TERM
+            ):
+                spelled.setdefault(s_keys[j], set()).add(r.term)
+    for b, run in pulled_short:
+        if run.j2 - run.j1 == 1 and sw[run.j1].word[:1].isupper() and spelled.get(s_keys[run.j1]) == {run.term}:
+            j1, j2 = b.steered
+            b.rule = "spelled as the term elsewhere"
+            b.words = sw[j1 : run.j1] + _as_term(sw[run.j1 : run.j2], run) + sw[run.j2 : j2]
 
 
 def _same_name_elsewhere(pw: list[Word], p_keys: list[str], p_marks: list[bool], blocks: list[Block]) -> list[Block]:
@@ -350,7 +386,8 @@ def _as_term(words: list[Word], run: _Run) -> list[Word]:
                     probability=min(w.probability for w in words))]  # fmt: skip
 
 
-_PRIORITY = {"term written": 0, "near the term": 1, "the same word as a term elsewhere": 2}
+_PRIORITY = {"term written": 0, "near the term": 1, "spelled as the term elsewhere": 2,
+             "the same word as a term elsewhere": 3}  # fmt: skip
 
 
 def merge_glossary(plain: list[Segment], steered: list[Segment], glossary: Iterable[str]) -> list[Segment]:
@@ -373,6 +410,8 @@ def merge_glossary(plain: list[Segment], steered: list[Segment], glossary: Itera
       is one steering changed: a word both passes wrote alike, joined to a
       changed one, was not pulled: "we sell" is not a term); never when the
       plain words are nearer the term;
+    - a steered word spelled as one taken elsewhere as the misspelled term
+      is that term there too, though pulled less far (`_spelled_alike`);
     - a word the plain pass wrote alike elsewhere, capitalised, is the same
       term there (`_same_name_elsewhere`).
     Never taken: over plain words that are a glossary term themselves

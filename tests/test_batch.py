@@ -136,6 +136,7 @@ def test_interrupted_ingest_resumes_to_the_same_index(tmp_path, baseline, sig, s
     assert hits(lib) == baseline
 
 
+@pytest.mark.slow  # two ingest processes and searches beside them: seconds
 def test_search_while_ingesting_and_two_ingests_at_once(tmp_path, baseline):
     lib = tmp_path / "lib"
     files = copy_fixtures(tmp_path / "media")

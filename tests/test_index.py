@@ -320,6 +320,7 @@ def test_whoosh_index_without_version_file_needs_rebuild(ix):
 # -- the index's record of its videos (store.check) ---------------------------
 
 
+@pytest.mark.slow  # every segment file removed in turn: seconds
 def test_check_knows_the_videos_and_finds_lost_segment_files(ix):
     from index.errors import IndexDamagedError
 

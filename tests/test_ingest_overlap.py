@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from pipeline.ingest import Ingestor
 from pipeline.library import Library
 from pipeline.options import IngestOptions, TranscribeOptions
@@ -19,6 +21,7 @@ def _saved(lib: Library, video_id: str) -> dict:
     return data
 
 
+@pytest.mark.slow  # two full ingests with real diarization: seconds
 def test_overlapped_speakers_give_the_same_transcript(tmp_path, fake_engine):
     media = tmp_path / "three_voices.mp4"
     shutil.copy(fixture("three_voices.mp4"), media)

@@ -159,6 +159,7 @@ def test_changed_weights_with_restored_mtime_are_refused(tmp_path, monkeypatch, 
 # -- 4. identity by content holds across processes ------------------------------
 
 
+@pytest.mark.slow  # two ingest processes: seconds
 def test_two_processes_ingesting_the_same_bytes_under_two_names_ingest_once(tmp_path):
     root = tmp_path / "lib"
     media = tmp_path / "media"

@@ -25,6 +25,7 @@ def _hits(index_dir, q, kw):
     return [(h.video, h.segment_start, h.start, h.end, h.match, h.score, h.matched) for h in r.hits], r.suggestions
 
 
+@pytest.mark.slow  # two 100-segment indexes, every query both ways: seconds; the fast tier keeps the rule tests
 @pytest.mark.parametrize("which", [0, 1])
 def test_candidates_answer_as_whoosh_does(split_and_merged, monkeypatch, which):  # noqa: F811
     index_dir = split_and_merged[which]

@@ -587,6 +587,7 @@ def test_edits_wait_for_another_process_holding_the_lock(own):
 
 
 # --------------------------------------------------------------------------- concurrency with ingest
+@pytest.mark.slow  # a real ingest process beside the server: seconds
 def test_search_keeps_working_while_ingest_runs(tmp_path):
     lib, ids = build_library(tmp_path, ("two_voices",))
     media = tmp_path / "more"

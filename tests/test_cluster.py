@@ -259,3 +259,19 @@ def test_a_bad_cluster_address_is_a_usage_error(tmp_path, spec, fake_engine):
     (media,) = _media(tmp_path, ("two_voices.mp4",))
     result = run_cli("ingest", str(media), "--cluster", spec, library=tmp_path / "lib")
     assert result.exit_code == 2 and result.stderr.startswith("error: --cluster"), result.output
+
+
+def test_workers_get_the_threads_numpy_runs_with_not_what_a_nanny_left_in_the_environment(monkeypatch):
+    """A nanny started earlier in this process (a LocalCluster with Dask's defaults) writes OMP_NUM_THREADS=1
+    and the like into os.environ for good; numpy here still runs with what it loaded with, and workers must too
+    (given the leaked 1, they decoded "I what he not" where this process decoded "I what him not")."""
+    import numpy
+    from threadpoolctl import threadpool_info
+
+    from pipeline.cluster.connect import THREAD_VARIABLES, thread_environment
+
+    (real,) = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas" and "numpy" in i["filepath"]}
+    assert numpy
+    for name in THREAD_VARIABLES:
+        monkeypatch.setenv(name, str(real + 1))
+    assert thread_environment() == {name: str(real) for name in THREAD_VARIABLES}

@@ -12,7 +12,13 @@ in another order and word probabilities differ from a local ingest in the
 third decimal. Local workers get this process's settings instead, so a file
 gives the very same transcript as at home; on other machines, start `dask
 worker` with them set (the nanny keeps values already in its environment;
-see README).
+see README). "This process's settings" are the threads its numpy BLAS really
+runs with (read through threadpoolctl), not `os.environ`: a nanny started in
+this process writes its `OMP_NUM_THREADS=1` into `os.environ` for good, long
+after numpy loaded with 2, and workers started later from that value decoded
+other words ("I what he not" for "I what him not"). The nanny also prefers a
+value in `os.environ` to its config's, so the counts go there too while the
+workers start, and the old values are put back once they are up.
 """
 
 from __future__ import annotations
@@ -57,7 +63,22 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 def thread_environment() -> dict[str, str]:
     """The math libraries' thread counts this process runs with, for workers to run with too."""
+    threads = blas_threads()
+    if threads:
+        return {name: str(threads) for name in THREAD_VARIABLES}
     return {name: os.environ.get(name, str(default_threads())) for name in THREAD_VARIABLES}
+
+
+def blas_threads() -> int | None:
+    """The threads numpy's BLAS was loaded with (it read them from the environment then), if it can tell."""
+    import numpy  # noqa: F401  (loaded, so that its BLAS is there to ask)
+
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas" and "numpy" in i["filepath"]]
+    return counts[0] if counts else None
 
 
 @contextlib.contextmanager
@@ -71,10 +92,20 @@ def connect(spec: str) -> Iterator[Any]:
     if kind == "local":
         import dask
 
-        environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **thread_environment()}
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):  # set before numpy loads there
-            cluster = LocalCluster(n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                   silence_logs=logging.ERROR)  # fmt: skip
+        threads = thread_environment()
+        environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **threads}
+        before = {name: os.environ.get(name) for name in environ}
+        os.environ.update(threads)  # the nanny takes a value in os.environ over its config's
+        try:
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):  # set before numpy loads there
+                cluster = LocalCluster(n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                       silence_logs=logging.ERROR)  # fmt: skip
+        finally:  # the nanny wrote them into this process's environment
+            for name, old in before.items():
+                if old is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = old
         try:
             with Client(cluster) as client:
                 yield client

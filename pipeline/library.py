@@ -193,6 +193,11 @@ class Library:
         return self.root / "jobs"
 
     @property
+    def people_dir(self) -> Path:
+        """Known people and every video's speaker voices (biometric data: `people forget` deletes them)."""
+        return self.root / "people"
+
+    @property
     def work_dir(self) -> Path:
         return self.root / "work"
 

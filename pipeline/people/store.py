@@ -101,7 +101,7 @@ class Voice:
 class PeopleStore:
     def __init__(self, library: Library):
         self.library = library
-        self.root = library.root / "people"
+        self.root = library.people_dir
 
     @property
     def people_path(self) -> Path:

@@ -16,6 +16,7 @@ a long key's start and end (`ends`) and a word's key with its first letters
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
@@ -55,7 +56,7 @@ MIN_ENDS_KEY = 7
 ENDS_HEAD, ENDS_TAIL = 2, 3
 
 # A short key (3-4 sounds) of a name of at least this many letters may also
-# lose a sound ("Oyelaran" ALRN heard "Oyeron" ARN) if the heard word is
+# lose a sound ("Okuweran" AKRN heard "Okwen" AKN) if the heard word is
 # spelled with the same first HEAD_LETTERS letters: the first syllable is
 # the one heard best, and without it "iron" and "earn" would sound alike too.
 MIN_HEADED_LETTERS = 6
@@ -89,10 +90,39 @@ COMMON_WORDS = frozenset(
 )
 
 
+# Letters that fold() leaves as they are (they decompose into no base letter and a mark), spelled
+# as English would: without this a word holding one has no key at all.
+_SPELLED = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ð": "th", "þ": "th",
+                          "ı": "i"})  # fmt: skip
+
+# Letter groups that spell, in Welsh, Polish and other languages' spelling, a sound English spells
+# otherwise; Double Metaphone reads every word as English, so a name typed in its own spelling gets,
+# besides its English key, the keys of these readings. Rules of spelling, applied to every word
+# (English words hardly hold these groups: an initial "ll", an "rz", a "ł"):
+_READINGS = (
+    (re.compile(r"^ll"), ("sh", "thl")),  # Welsh ll, a breathed l: English ears hear "sh" or "thl"
+    (re.compile(r"rz"), ("zh",)),  # Polish rz: the sound of "s" in "measure"
+    (re.compile(r"ł"), ("w",)),  # Polish ł: an English w
+)
+MAX_READINGS = 4  # spellings keyed per word at most, its own included
+
+
 def _letters(token: str) -> str:
-    """The token's letters when it is an ASCII word (the only kind keyed), else ""."""
+    """The token's letters when it is a word in Latin letters (the only kind keyed), else ""."""
     letters = token.replace("'", "").replace(".", "")
-    return letters if letters.isascii() and letters.isalpha() else ""
+    spelled = letters.translate(_SPELLED)
+    return letters if spelled.isascii() and spelled.isalpha() else ""
+
+
+def readings(token: str) -> list[str]:
+    """The word's letters as English would spell its sound: its own spelling first, then the
+    readings of `_READINGS` (one reading per rule, rules combined), at most MAX_READINGS."""
+    letters = token.replace("'", "").replace(".", "")
+    out = [letters]
+    for pattern, sounds in _READINGS:
+        out += [pattern.sub(s, x) for x in out for s in sounds if pattern.search(x)]
+    spelled = [x.translate(_SPELLED) for x in out]
+    return [x for x in dict.fromkeys(spelled) if x.isascii() and x.isalpha()][:MAX_READINGS]
 
 
 @lru_cache(maxsize=200_000)
@@ -105,14 +135,14 @@ def keys(token: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=200_000)
 def _keys(letters: str) -> tuple[str, ...]:
-    if not letters:
-        return ()
-    try:
-        primary, secondary = double_metaphone(letters)
-    except (IndexError, ValueError):  # the implementation trips on odd input
-        return ()
-    out = tuple(k for k in (primary, secondary) if k)
-    return tuple(dict.fromkeys(out))
+    """Double Metaphone's primary and secondary key of each reading of the letters, the word's own first."""
+    out: list[str] = []
+    for spelled in readings(letters) if letters else ():
+        try:
+            out += double_metaphone(spelled)
+        except (IndexError, ValueError):  # the implementation trips on odd input
+            continue
+    return tuple(dict.fromkeys(k for k in out if k))
 
 
 def searchable(token: str) -> bool:

@@ -371,7 +371,7 @@ def rewrite(tree: Q.Query, tier: str, exact: bool = False) -> Q.Query:
 
     def walk(q: Q.Query, tier: str) -> Q.Query:
         if isinstance(q, Q.And) and tier in ("phonetic", "fuzzy") and not exact:
-            # "Siobhan Quennell" unquoted: also the two words heard as one run, one mangled
+            # "Orla Fenwhistle" unquoted: also the two words heard as one run, one mangled
             words = [c.text for c in q.children() if isinstance(c, Q.Term) and c.fieldname == EXACT]
             if len(words) == len(q.subqueries) and 2 <= len(words) <= phonetic.MAX_GRAM_WORDS:
                 joined = _joined_alternatives(words)

@@ -26,7 +26,7 @@ from whoosh.fields import Schema
 from whoosh.reading import IndexReader, TermNotFound
 from whoosh.searching import Searcher
 
-from . import normalize, schema, soundkeys, store
+from . import normalize, schema, soundkeys, store, termdict
 from . import query as querymod
 from .writer import unpack_words
 
@@ -238,7 +238,7 @@ def _tiered_hits(
     hits: list[Hit] = []
     seen: set[int] = set()
     expanded = {} if expanded is None else expanded
-    candidates = _Candidates(searcher, flt)
+    candidates = _Candidates(searcher, flt, expanded.get(None))  # type: ignore[arg-type]
     if candidates.allowed() == set():  # whoosh takes an empty filter set for no filter
         return hits
     for tier, q in tiers:
@@ -488,9 +488,11 @@ class _Candidates:
     adds nothing to its score, and the same order (score, then segment number).
     """
 
-    def __init__(self, searcher: Searcher, flt: Q.Query | None):
+    def __init__(self, searcher: Searcher, flt: Q.Query | None, derived: dict[str, Any] | None = None):
         self.searcher = searcher
         self.flt = flt
+        self._derived = derived
+        self._probes: list | None = None  # see termdict: made on the first term looked up
         self._allowed: set[int] | None = None
         self._terms: dict[tuple[str, str], set[int]] = {}
         self._pool: set[int] = set()
@@ -600,8 +602,13 @@ class _Candidates:
         docs = self._terms.get(key)
         if docs is None:
             docs = set()
-            for leaf, base in self.searcher.reader().leaf_readers():
-                try:  # most sounds-alike terms are in no segment: one lookup, not a test and a lookup
+            reader = self.searcher.reader()
+            if self._probes is None:
+                self._probes = termdict.probes(reader, self._derived)
+            for (leaf, base), probe in zip(reader.leaf_readers(), self._probes, strict=True):
+                if not probe.may_hold(fieldname, text):  # most sounds-alike terms are in no segment
+                    continue
+                try:  # one lookup, not a test and a lookup
                     ids = leaf.postings(fieldname, text).all_ids()
                 except TermNotFound:
                     continue

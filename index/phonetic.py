@@ -205,10 +205,15 @@ def joined_keys(words: Sequence[str]) -> tuple[str, ...]:
 
 
 def ends(key: str, length: int | None = None) -> set[str]:
-    """The key's start and end with its length ("7~PR~LSK"), stored in the near field."""
+    """The key's start and end with its length ("7~PR~LSK"), as looked up for `length`; without it,
+    as stored in the near field: also without the key's last sound, for a name heard with a sound
+    added at its end (a recognizer ends a long name it does not know with a syllable of its own)."""
     if len(key) < MIN_ENDS_KEY:
         return set()
-    return {f"{length or len(key)}~{key[:ENDS_HEAD]}~{key[-ENDS_TAIL:]}"}
+    out = {f"{length or len(key)}~{key[:ENDS_HEAD]}~{key[-ENDS_TAIL:]}"}
+    if length is None and len(key) > MIN_ENDS_KEY:
+        out |= ends(key[:-1], len(key) - 1)
+    return out
 
 
 def headed(key: str, token: str) -> str:

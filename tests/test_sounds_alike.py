@@ -123,3 +123,15 @@ def test_one_edit_lookups_are_exactly_the_keys_one_sound_off():
     assert "KLKSF" not in shorter | changed | longer  # two edits
     assert ("SKLK" in shorter, "SKLKT" in changed, "SKLKFT" in longer) == (True, True, True)
     assert all(len(k) == 4 for k in shorter) and all(len(k) == 6 for k in longer)
+
+
+def test_a_long_name_heard_garbled_with_a_syllable_added_at_its_end(tmp_path):
+    """TMPRLSK heard TMNFLSKT: the middle garbled and a sound added at the end; without that
+    last sound the start (TM) and end (LSK) are the name's."""
+    d = tmp_path / "index"
+    add_transcript(d, make_transcript("v", [(0.0, "SPEAKER_1", "Our buyer Tamnavelskit came by.")]))
+    (hit,) = search(d, "Dombrowalski").hits
+    assert (hit.match, hit.start, hit.matched_text) == ("phonetic", word_start(0.0, 2), "Tamnavelskit")
+    # stored with and without the last sound; looked up (with a length) only as the key is
+    assert phonetic.ends("TMNFLSKT") == {"8~TM~SKT", "7~TM~LSK"}
+    assert phonetic.ends("TMNFLSKT", 8) == {"8~TM~SKT"}

@@ -168,6 +168,22 @@ def test_a_steered_spelling_taken_as_a_term_once_is_the_term_where_steering_move
     assert texts(merge_glossary(plain, other, ["Szczodrubalski"]))[1] == "Later Askodrubeli came back."
 
 
+def test_a_name_both_passes_wrote_as_its_sound_in_english_spelling_is_the_term():
+    # A Welsh "ll" heard as "sh": both passes far from the term's letters (steering moved them too
+    # little to count, or not nearer at all), but each one sound off its key read as Welsh (SHANGORWEN).
+    plain = sure([seg(0.0, "We drove to Shanklorin, then home.")], 0.6)
+    for heard in ("Shan Gore in,", "Shimon Gore in,"):
+        steered = sure([seg(0.0, f"We drove to {heard} then home.")], 0.6)
+        (out,) = merge_glossary(plain, steered, ["Llangorwen"])
+        assert out.text == "We drove to Llangorwen, then home.", heard
+    # Not where the plain pass did not write it as a name...
+    lower = sure([seg(0.0, "We drove to shanklorin, then home.")], 0.6)
+    assert merge_glossary(lower, steered, ["Llangorwen"]) == lower
+    # ...nor where what it heard sounds like something else.
+    other = sure([seg(0.0, "We drove to Sandringham, then home.")], 0.6)
+    assert merge_glossary(other, steered, ["Llangorwen"]) == other
+
+
 def test_a_word_both_passes_heard_is_not_joined_into_a_term_only_pulled_toward():
     # "we" is heard alike by both passes; only the next word changed. Their letters together are half
     # the term off: steering did not pull "we", so "we vennet" is not the term.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from index.normalize import tokens
 
@@ -111,6 +111,12 @@ MIN_SAID_LETTERS = 5
 # Where the two decodings disagree over a long stretch (alignment failed), the steered term is only
 # taken for plain words heard over its time that are spelled or sound like it, within this share.
 MAX_UNALIGNED_EDITS = 0.5
+# A name new to the model, spelled in a language whose letters English reads otherwise (a Welsh "ll"),
+# is written by both passes as English spells its sound: far from the term's letters, but one sound
+# off its key (phonetic.keys, with the term's readings). Steered words that sound like the term
+# where the plain words also do, both written as a name, are the term, if its key has this many sounds.
+MIN_SOUND_KEY = 5
+MAX_SOUND_EDITS = 1
 
 
 def _edits(a: str, b: str) -> int:
@@ -143,6 +149,20 @@ class _Run:
     term: str
     key: str
     edits: int
+    sounds: int | None = None  # sound edits from the term's key (see MIN_SOUND_KEY), when it has one
+    alternates: list[_Run] = field(default_factory=list)  # runs over its words one sound off the term
+
+
+def _sound_edits(letters: str, key: str) -> int | None:
+    """Fewest edits between a sound key of `letters` and one of the term `key`; None for a term whose
+    keys are shorter than MIN_SOUND_KEY (a short key one sound off is too many ordinary words)."""
+    from index import phonetic
+
+    term_keys = [k for k in phonetic.keys(key) if len(k) >= MIN_SOUND_KEY]
+    heard = phonetic.keys(letters)
+    if not term_keys or not heard:
+        return None
+    return min(_edits(a, b) for a in heard for b in term_keys)
 
 
 def _terms(glossary: list[str]) -> list[tuple[str, str, int]]:
@@ -161,7 +181,8 @@ def _term_runs(keys: list[str], terms: list[tuple[str, str, int]]) -> list[_Run]
     Nearly: for one-word terms of MIN_NEAR_TERM letters or more, within MAX_PULLED_EDITS of
     them (whether that is near enough is decided against the plain words, in `merge_blocks`).
     """
-    found = []
+    found: list[_Run] = []
+    by_sound: list[_Run] = []
     for j in range(len(keys)):
         if not keys[j]:
             continue
@@ -174,16 +195,47 @@ def _term_runs(keys: list[str], terms: list[tuple[str, str, int]]) -> list[_Run]
                 if len(joined) > 2 * len(key):
                     continue
                 d = _edits(joined, key)
-                if d == 0 or (words == 1 and len(key) >= MIN_NEAR_TERM and d <= MAX_PULLED_EDITS * len(key)):
-                    found.append(_Run(j, j + n, term, key, d))
+                near = words == 1 and len(key) >= MIN_NEAR_TERM
+                sounds = _sound_edits(joined, key) if near else None
+                if d == 0 or (near and d <= MAX_PULLED_EDITS * len(key)):
+                    found.append(_Run(j, j + n, term, key, d, sounds))
+                if sounds is not None and sounds <= MAX_SOUND_EDITS:
+                    by_sound.append(_Run(j, j + n, term, key, d, sounds))
     found.sort(key=lambda r: (r.edits / len(r.key), r.j2 - r.j1, r.j1))
     runs: list[_Run] = []
-    used: set[int] = set()
+    used: dict[int, _Run] = {}
     for r in found:
-        if used.isdisjoint(range(r.j1, r.j2)):
+        if all(j not in used for j in range(r.j1, r.j2)):
             runs.append(r)
-            used.update(range(r.j1, r.j2))
+            used.update((j, r) for j in range(r.j1, r.j2))
+    # Runs one sound off a term: where they overlap a run chosen by its letters, its alternates (tried
+    # when its letters are not near enough); elsewhere runs of their own. Fewest sound edits first.
+    by_sound.sort(key=lambda r: (r.sounds, r.j2 - r.j1, r.j1))
+    for r in by_sound:
+        over = {id(used[j]): used[j] for j in range(r.j1, r.j2) if j in used}
+        if not over:
+            runs.append(r)
+            used.update((j, r) for j in range(r.j1, r.j2))
+        elif len(over) == 1:
+            (base,) = over.values()
+            if base.edits and base.term == r.term and (r.j1, r.j2) != (base.j1, base.j2):
+                base.alternates.append(r)
     return sorted(runs, key=lambda r: r.j1)
+
+
+def _nearest_sound(keys: list[str], key: str) -> int | None:
+    """Fewest sound edits from the term `key` to any run of up to MAX_RUN_WORDS of `keys` (see _sound_edits)."""
+    best = None
+    for i in range(len(keys)):
+        joined = ""
+        for n in range(1, MAX_RUN_WORDS + 1):
+            if i + n > len(keys):
+                break
+            joined += keys[i + n - 1]
+            d = _sound_edits(joined, key)
+            if d is not None and (best is None or d < best):
+                best = d
+    return best
 
 
 def _overlap(word: Word, t0: float, t1: float) -> bool:
@@ -247,11 +299,13 @@ def merge_blocks(pw: list[Word], sw: list[Word], glossary: list[str]) -> list[Bl
     runs = _term_runs(s_keys, _terms(glossary))
     in_run = {j: r for r in runs for j in range(r.j1, r.j2)}
     pulled_short: list[tuple[Block, _Run]] = []  # near enough but not pulled far enough: see _spelled_alike
-    for run in runs:
+
+    def judge(run: _Run, own: _Run) -> tuple[Block, list[int], bool] | None:
+        """The block of `run` (`own`, or one of its alternates) and the rule deciding it; None where
+        the plain pass wrote the same."""
         ks = sorted({op_of[j] for j in range(run.j1, run.j2)})
         if all(ops[k][0] == "equal" for k in ks):
-            continue  # the plain pass wrote the same
-        touched.update(ks)
+            return None
         t0, t1 = sw[run.j1].start, sw[run.j2 - 1].end
         pi: list[int] = []
         sj: list[int] = list(range(run.j1, run.j2))
@@ -264,7 +318,7 @@ def merge_blocks(pw: list[Word], sw: list[Word], glossary: list[str]) -> list[Bl
                 long_block = True
                 near_i = range(max(0, i1 - MAX_GLOSSARY_BLOCK), min(len(pw), i1 + MAX_GLOSSARY_BLOCK))
                 pi += [i for i in near_i if _overlap(pw[i], t0, t1)]
-            elif (max(i2 - i1, j2 - j1) <= MAX_GLOSSARY_BLOCK and all(in_run.get(j, run) is run for j in range(j1, j2))
+            elif (max(i2 - i1, j2 - j1) <= MAX_GLOSSARY_BLOCK and all(in_run.get(j, own) is own for j in range(j1, j2))
                   and any(_overlap(pw[i], t0, t1) for i in range(i1, i2))):  # fmt: skip
                 pi += range(i1, i2)  # the whole block, as the steered pass heard it
                 sj += range(j1, j2)
@@ -276,7 +330,7 @@ def merge_blocks(pw: list[Word], sw: list[Word], glossary: list[str]) -> list[Bl
                 pi += [i for i in near_i if _overlap(pw[i], t0, t1)]
         j1, j2 = min(sj), max(sj) + 1
         block = Block((min(pi), max(pi) + 1) if pi else (0, 0), (j1, j2), "", term=run.term)
-        blocks.append(block)
+        short = False
         i1, i2 = block.plain
         d_plain = _nearest_run(p_keys[i1:i2], run.key)
         probability = sum(w.probability for w in sw[run.j1 : run.j2]) / (run.j2 - run.j1)
@@ -286,6 +340,20 @@ def merge_blocks(pw: list[Word], sw: list[Word], glossary: list[str]) -> list[Bl
         near = run.edits <= MAX_TERM_EDITS * len(run.key) or (
             run.edits <= MAX_PULLED_EDITS * len(run.key)
             and d_plain - run.edits >= MIN_PULL * len(run.key)
+            and probability >= MIN_PULLED_PROBABILITY
+            and not agreed
+        )
+        # Both passes wrote, as a name, something one sound off the term, the steered pass no farther from
+        # it, and the plain words are no misspelling of the term (then their letters decide).
+        s_plain = _nearest_sound(p_keys[i1:i2], run.key) if run.sounds is not None else None
+        sounds_alike = (
+            run.sounds is not None
+            and d_plain > MAX_TERM_EDITS * len(run.key)
+            and s_plain is not None
+            and run.sounds <= min(MAX_SOUND_EDITS, s_plain)
+            and s_plain <= MAX_SOUND_EDITS
+            and sw[run.j1].word[:1].isupper()
+            and any(w.word[:1].isupper() for w in pw[i1:i2])
             and probability >= MIN_PULLED_PROBABILITY
             and not agreed
         )
@@ -299,17 +367,38 @@ def merge_blocks(pw: list[Word], sw: list[Word], glossary: list[str]) -> list[Bl
             w.probability >= SURE_PLAIN and _part_of(k, run.key) for w, k in zip(pw[i1:i2], p_keys[i1:i2], strict=True)
         ):
             block.rule = "a word said, stretched into the term"
-        elif run.edits and not (near and run.edits <= d_plain):
+        elif run.edits and not (near and run.edits <= d_plain) and not sounds_alike:
             block.rule = "not near the term"
-            if run.edits <= min(MAX_PULLED_EDITS * len(run.key), d_plain) and not long_block:
-                pulled_short.append((block, run))
+            short = run.edits <= min(MAX_PULLED_EDITS * len(run.key), d_plain) and not long_block
         elif long_block and i2 - i1 > MAX_GLOSSARY_BLOCK:
             block.rule = "block too long"
         elif long_block and not _sounds_near(pw[i1:i2], run.key):
             block.rule = "plain words unlike the term"
         else:
-            block.rule = "term written" if run.edits == 0 else "near the term"
+            block.rule = "term written" if run.edits == 0 else "near the term" if near else "sounds like the term"
             block.words = sw[j1 : run.j1] + _as_term(sw[run.j1 : run.j2], run) + sw[run.j2 : j2]
+        return block, ks, short
+
+    for run in runs:
+        judged = judge(run, run)
+        if judged is None:
+            continue  # the plain pass wrote the same
+        # Not near by its letters, or only by its sound: the run over its words nearest the term by sound
+        if judged[0].rule in ("not near the term", "sounds like the term"):
+            for alt in run.alternates:
+                other = judge(alt, run)
+                if (
+                    other is not None
+                    and other[0].words is not None
+                    and (judged[0].words is None or (alt.sounds or 0) < (run.sounds or 0))
+                ):
+                    judged = other
+                    break
+        block, ks, short = judged
+        touched.update(ks)
+        blocks.append(block)
+        if short:
+            pulled_short.append((block, run))
     _spelled_alike(sw, s_keys, runs, blocks, pulled_short)
     blocks += _same_name_elsewhere(pw, p_keys, p_marks, blocks)
     for k, (op, i1, i2, j1, j2) in enumerate(ops):
@@ -386,8 +475,8 @@ def _as_term(words: list[Word], run: _Run) -> list[Word]:
                     probability=min(w.probability for w in words))]  # fmt: skip
 
 
-_PRIORITY = {"term written": 0, "near the term": 1, "spelled as the term elsewhere": 2,
-             "the same word as a term elsewhere": 3}  # fmt: skip
+_PRIORITY = {"term written": 0, "near the term": 1, "sounds like the term": 2, "spelled as the term elsewhere": 3,
+             "the same word as a term elsewhere": 4}  # fmt: skip
 
 
 def merge_glossary(plain: list[Segment], steered: list[Segment], glossary: Iterable[str]) -> list[Segment]:

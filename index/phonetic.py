@@ -252,6 +252,8 @@ def edits(key: str) -> tuple[set[str], set[str], set[str]]:
 def ends_lookups(key: str) -> set[str]:
     """Terms that find a key of about this length with the same start and end (see MIN_ENDS_KEY)."""
     out: set[str] = set()
+    # the first consonant heard as a vowel ("Pr..." heard "Ar..."), which Double Metaphone writes A
+    heads = {key, "A" + key[1:]}
     for n in (len(key) - 1, len(key), len(key) + 1):
-        out |= ends(key, n) if n >= MIN_ENDS_KEY else set()
+        out |= {form for k in heads for form in ends(k, n)} if n >= MIN_ENDS_KEY else set()
     return out

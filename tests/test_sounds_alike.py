@@ -135,3 +135,12 @@ def test_a_long_name_heard_garbled_with_a_syllable_added_at_its_end(tmp_path):
     # stored with and without the last sound; looked up (with a length) only as the key is
     assert phonetic.ends("TMNFLSKT") == {"8~TM~SKT", "7~TM~LSK"}
     assert phonetic.ends("TMNFLSKT", 8) == {"8~TM~SKT"}
+
+
+def test_a_long_name_heard_garbled_with_its_first_consonant_lost(tmp_path):
+    """TMPRLSK heard AMRFLSK: the first consonant heard as a vowel (A), the middle garbled."""
+    d = tmp_path / "index"
+    add_transcript(d, make_transcript("v", [(0.0, "SPEAKER_1", "Our buyer Amravelski came by.")]))
+    (hit,) = search(d, "Dombrowalski").hits
+    assert (hit.match, hit.start, hit.matched_text) == ("phonetic", word_start(0.0, 2), "Amravelski")
+    assert search(d, "Dombrowalski", exact=True).hits == []

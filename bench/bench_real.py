@@ -18,6 +18,8 @@ so the numbers are the ones a user gets. Per file:
   speakers and one hypothesis speaker is at least one missed speaker).
 - its parts: missed speech, false alarm, speaker confusion;
 - speakers found (distinct labels on the segments) against the reference's;
+- a diagnostic: the DER of the diarizer's own turns (before any word is
+  placed on them), to tell the speaker stage's errors from the words';
 - the share of reference speech time covered by transcript words: a frame is
   covered when it lies in a run of words (words joined across pauses under
   `TURN_PAUSE_S`, whoever speaks them), widened by 0.2 s each side. A pause
@@ -177,6 +179,7 @@ class Row:
     wer_ingest: float | None = None
     wer_default: float | None = None
     extra: dict = field(default_factory=dict)
+    der_turns: float | None = None  # the diarizer's own turns
 
 
 def group_of(path: Path) -> str:
@@ -201,7 +204,17 @@ def measure(files: list[Path], with_wer: bool) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         library = Library(tmp)
         ingestor = Ingestor(library, IngestOptions())
+        seen: list = []
+        own_turns = ingestor._turns
+
+        def keep_turns(*args, **kwargs):  # the diarizer's turns, for the diagnostic column
+            turns = own_turns(*args, **kwargs)
+            seen.append(turns)
+            return turns
+
+        ingestor._turns = keep_turns
         for path in files:
+            seen.clear()
             reference = read_rttm(path.with_suffix(".rttm"))
             uem = read_uem(path.with_suffix(".uem"))
             t = time.perf_counter()
@@ -214,6 +227,9 @@ def measure(files: list[Path], with_wer: bool) -> list[Row]:
             words = word_runs([(w.start, w.end) for w in transcript.words])
             row = Row(path.name, group_of(path), der(reference, hypothesis, uem, transcript.duration),
                       len({t[2] for t in reference}), word_coverage(reference, words, uem), seconds)  # fmt: skip
+            if seen:
+                own = [(t.start, t.end, t.label) for t in seen[-1]]
+                row.der_turns = der(reference, own, uem, transcript.duration)["der"]
             if with_wer and path in SYNTHETIC:
                 ref_text = path.with_suffix(".ref.txt").read_text()
                 row.wer_ingest = wer(ref_text, " ".join(s.text for s in transcript.segments))
@@ -229,15 +245,15 @@ def _pct(x: float | None) -> str:
 
 def table(rows: list[Row]) -> str:
     head = ("| file | DER | miss | false alarm | confusion | speakers found / true | words cover speech "
-            "| WER ingest | WER faster-whisper defaults |")  # fmt: skip
-    lines = [head, "|" + " --- |" * 9]
+            "| WER ingest | WER faster-whisper defaults | DER of the diarizer's turns |")  # fmt: skip
+    lines = [head, "|" + " --- |" * 10]
     for group in ("mosaic", "ami", "synthetic"):
         part = [r for r in rows if r.group == group]
         for r in part:
             d = r.der
             lines.append(f"| {r.name} | {_pct(d['der'])} | {_pct(d['miss'])} | {_pct(d['false_alarm'])} "
                          f"| {_pct(d['confusion'])} | {d['speakers_found']} / {r.ref_speakers} | {_pct(r.coverage)} "
-                         f"| {_pct(r.wer_ingest)} | {_pct(r.wer_default)} |")  # fmt: skip
+                         f"| {_pct(r.wer_ingest)} | {_pct(r.wer_default)} | {_pct(r.der_turns)} |")  # fmt: skip
         if part:
             m = {k: float(np.mean([r.der[k] for r in part])) for k in ("der", "miss", "false_alarm", "confusion")}
             right = sum(r.der["speakers_found"] == r.ref_speakers for r in part)
@@ -245,11 +261,13 @@ def table(rows: list[Row]) -> str:
             count = f"count right {right}/{len(part)}" + (f", >= 2 found {multi}/{len(part)}" if group == "ami" else "")
             wers = [r.wer_ingest for r in part if r.wer_ingest is not None]
             wers_d = [r.wer_default for r in part if r.wer_default is not None]
+            own = [r.der_turns for r in part if r.der_turns is not None]
             lines.append(f"| **mean {group}** | **{_pct(m['der'])}** | {_pct(m['miss'])} | {_pct(m['false_alarm'])} "
                          f"| {_pct(m['confusion'])} | {count} "
                          f"| {_pct(float(np.mean([r.coverage for r in part])))} "
                          f"| {_pct(float(np.mean(wers))) if wers else ''} "
-                         f"| {_pct(float(np.mean(wers_d))) if wers_d else ''} |")  # fmt: skip
+                         f"| {_pct(float(np.mean(wers_d))) if wers_d else ''} "
+                         f"| {_pct(float(np.mean(own))) if own else ''} |")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -235,6 +235,7 @@ def run(video: Path, cache: DecodeCache, label: str, names: list[str], glossary:
             "found": recall["found"],
             "occurrences": recall["occurrences"],
             "per_name": {n: (r["found"], r["occurrences"], r["by_match"]) for n, r in recall["names"].items()},
+            "missed": {n: r["missed"] for n, r in recall["names"].items() if r["missed"]},
             "false_insertions": false_insertions(transcript, truth, names),
             "sounds_alike": sounds_alike(library.index_dir, truth, names),
             "exact_first": exact_first(library.index_dir, common_words(truth, names)),
@@ -278,6 +279,32 @@ def diagnose(r: dict, names: list[str], span: float = 2.0) -> None:
                     old = " ".join(w.word for w in pw[i1:i2])
                     new = " ".join(w.word for w in sw[j1:j2])
                     print(f"     {'TAKEN' if b.words else 'kept plain'}: {old!r} -> {new!r} ({b.rule})")
+
+
+def diagnose_sounds(r: dict, span: float = 1.5) -> None:
+    """Per occurrence the search missed: the words heard near it, and the single word or run of 2-3
+    words whose sound key is fewest edits from the name's (the search reaches one edit, a long key's
+    start and end, a lost sound with the spelled start: see index/phonetic.py)."""
+    from index import phonetic
+    from index.normalize import tokens
+    from pipeline.asr.glossary_merge import _edits
+
+    words = r["passes"].get("plain", [])
+    for name, missed in r.get("missed", {}).items():
+        name_keys = phonetic.keys(norm(name))
+        for t in missed:
+            near = [w for w in words if abs(w.start - t) <= span]
+            toks = [tok for w in near for tok in tokens(w.word)]
+            best = (99, "", "")
+            for i in range(len(toks)):
+                for n in range(1, phonetic.MAX_GRAM_WORDS + 1):
+                    if i + n <= len(toks):
+                        run = toks[i : i + n]
+                        for key in phonetic.joined_keys(run) if n > 1 else phonetic.keys(run[0]):
+                            d = min(_edits(key, k) for k in name_keys)
+                            best = min(best, (d, " ".join(run), key))
+            print(f"  missed {name} @ {t:.1f} ({'/'.join(name_keys)}): heard {' '.join(w.word for w in near)!r}; "
+                  f"nearest {best[1]!r} {best[2]} {best[0]} sound edits")  # fmt: skip
 
 
 # -- report ----------------------------------------------------------------------------
@@ -353,12 +380,14 @@ def main() -> int:
         print(f"{interview}: names from the truth: {', '.join(names)}", flush=True)
         if not args.glossary_only:
             runs.append(run(video, cache, "no glossary", names, []))
+            if args.diagnose:
+                diagnose_sounds(runs[-1])
         runs.append(run(video, cache, "glossary", names, names))
         if args.diagnose:
             diagnose(runs[-1], names)
     ok = report(runs)
     OUT.mkdir(exist_ok=True)
-    slim = [{k: v for k, v in r.items() if k not in ("passes", "truth")} for r in runs]
+    slim = [{k: v for k, v in r.items() if k not in ("passes", "truth", "missed")} for r in runs]
     (OUT / f"glossary-{args.engine}.json").write_text(json.dumps(slim, indent=1))
     return 0 if ok else 1
 

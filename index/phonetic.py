@@ -249,6 +249,25 @@ def edits(key: str) -> tuple[set[str], set[str], set[str]]:
     return shorter_, changed, longer
 
 
+def liquid_edits(key: str) -> set[str]:
+    """Keys of `key` with its L and R swapped (each or both), as they are or a sound shorter: a name
+    heard as words with one liquid for the other and a sound of a cluster lost ("Bristlemoor" PRSTLMR
+    heard "listle moor" LSTLMR). Two edits, but of the two kinds a recognizer makes most of a name it
+    does not know; looked up among runs of words only (single words so near are ordinary words too)."""
+    spots = [i for i, c in enumerate(key) if c in "LR"]
+    out: set[str] = set()
+    for mask in range(1, 2 ** len(spots)):
+        k = list(key)
+        for b, i in enumerate(spots):
+            if mask >> b & 1:
+                k[i] = "L" if key[i] == "R" else "R"
+        swapped = "".join(k)
+        out.add(swapped)
+        out |= edits(swapped)[0]
+    shorter, changed, longer = edits(key)
+    return out - shorter - changed - longer - {key}
+
+
 def ends_lookups(key: str) -> set[str]:
     """Terms that find a key of about this length with the same start and end (see MIN_ENDS_KEY)."""
     out: set[str] = set()

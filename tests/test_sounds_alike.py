@@ -144,3 +144,13 @@ def test_a_long_name_heard_garbled_with_its_first_consonant_lost(tmp_path):
     (hit,) = search(d, "Dombrowalski").hits
     assert (hit.match, hit.start, hit.matched_text) == ("phonetic", word_start(0.0, 2), "Amravelski")
     assert search(d, "Dombrowalski", exact=True).hits == []
+
+
+def test_a_name_heard_as_words_with_l_for_r_and_a_sound_lost(tmp_path):
+    """PRSTLMR heard LSTLMR ("listle moor"): B lost and R heard as L. Among runs of words only."""
+    d = tmp_path / "index"
+    add_transcript(d, make_transcript("v", [(0.0, "SPEAKER_1", "We walked on listle moor all day.")]))
+    add_transcript(d, make_transcript("w", [(0.0, "SPEAKER_1", "We walked on Listlemoor all day.")]))
+    (hit,) = search(d, "Bristlemoor").hits
+    assert (hit.video, hit.match, hit.start, hit.matched_text) == ("v", "phonetic", word_start(0.0, 3), "listle moor")
+    assert "LSTLMR" in phonetic.liquid_edits("PRSTLMR") and "LSTLMR" not in set().union(*phonetic.edits("PRSTLMR"))

@@ -47,6 +47,9 @@ MIN_GRAM_KEY = 4
 MIN_EDIT_KEY = 4
 # Runs of words with longer keys are no name heard in pieces; not stored.
 MAX_GRAM_KEY = 9
+# Ends the key of a run made mostly of common words: only a name's own key finds it (never one a sound
+# off: "all run to" is one sound from "already").
+COMMON_RUN_MARK = "="
 
 # Keys this long (a long name, or a run of words) also match a key of about the
 # same length that starts with the same two sounds and ends with the same three,
@@ -190,12 +193,13 @@ def gram_keys(tokens: Sequence[str]) -> Iterator[tuple[int, int, str]]:
                 first += 1
             while tokens[last] in COMMON_WORDS:
                 last -= 1
-            if 2 * sum(len(_letters(t)) for t in tokens[first : last + 1]) < len(joined):
-                continue  # mostly common words ("all run to"): ordinary speech, not a name
+            # mostly common words ("all run to"): ordinary speech, or a name heard as common words
+            # ("Elarin" heard "ill are in"): marked, for lookups of a name's own key only
+            mark = COMMON_RUN_MARK if 2 * sum(len(_letters(t)) for t in tokens[first : last + 1]) < len(joined) else ""
             for key in _keys(joined):
                 # a word that adds no sound ("months ago we") does not lengthen the run
                 if MIN_GRAM_KEY <= len(key) <= MAX_GRAM_KEY and key not in before:
-                    yield first, last, key
+                    yield first, last, key + mark
 
 
 def joined_keys(words: Sequence[str]) -> tuple[str, ...]:
@@ -208,7 +212,7 @@ def ends(key: str, length: int | None = None) -> set[str]:
     """The key's start and end with its length ("7~PR~LSK"), as looked up for `length`; without it,
     as stored in the near field: also without the key's last sound, for a name heard with a sound
     added at its end (a recognizer ends a long name it does not know with a syllable of its own)."""
-    if len(key) < MIN_ENDS_KEY:
+    if len(key) < MIN_ENDS_KEY or key.endswith(COMMON_RUN_MARK):
         return set()
     out = {f"{length or len(key)}~{key[:ENDS_HEAD]}~{key[-ENDS_TAIL:]}"}
     if length is None and len(key) > MIN_ENDS_KEY:

@@ -255,6 +255,8 @@ def _near_alternatives(keys: tuple[str, ...], word: str | None = None) -> list[Q
         near -= set(keys)
         (strict if len(key) >= phonetic.MIN_NEAR_KEY else loose).update((SOUND, k) for k in near)
         loose.update((GRAMS, k) for k in near if len(k) <= phonetic.MAX_GRAM_KEY)
+        if len(key) <= phonetic.MAX_GRAM_KEY:  # the key itself among runs made mostly of common words
+            loose.add((GRAMS, key + phonetic.COMMON_RUN_MARK))
         if len(key) >= phonetic.MIN_NEAR_KEY:  # runs with L and R swapped and a sound lost
             loose.update((GRAMS, k) for k in phonetic.liquid_edits(key) if len(k) <= phonetic.MAX_GRAM_KEY)
         loose.update((NEAR, k) for k in phonetic.ends_lookups(key))

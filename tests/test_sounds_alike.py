@@ -154,3 +154,14 @@ def test_a_name_heard_as_words_with_l_for_r_and_a_sound_lost(tmp_path):
     (hit,) = search(d, "Bristlemoor").hits
     assert (hit.video, hit.match, hit.start, hit.matched_text) == ("v", "phonetic", word_start(0.0, 3), "listle moor")
     assert "LSTLMR" in phonetic.liquid_edits("PRSTLMR") and "LSTLMR" not in set().union(*phonetic.edits("PRSTLMR"))
+
+
+def test_a_name_heard_as_common_words_is_found_by_its_own_key_only(tmp_path):
+    """ALRN heard "ill are in", a run mostly of common words: found by the name's key itself,
+    never by a key a sound off (that is how "all run to" would sound like "already")."""
+    d = tmp_path / "index"
+    add_transcript(d, make_transcript("v", [(0.0, "SPEAKER_1", "I visited ill are in last autumn.")]))
+    (hit,) = search(d, "Elarin").hits
+    assert (hit.match, hit.start) == ("phonetic", word_start(0.0, 2))
+    assert search(d, "Elarint").hits == []  # ALRNT, a sound more
+    assert ("ALRN" + phonetic.COMMON_RUN_MARK) in {k for _, _, k in phonetic.gram_keys("ill are in".split())}

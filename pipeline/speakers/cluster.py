@@ -23,6 +23,12 @@ possible splits of one voice can reach 0.18 on 4 + 5 windows: a part heard
 in fewer than SMALL_WINDOWS windows must stand out far more clearly, and a
 part with a sliver of the speech (a cough, a laugh, a 1 s "yes") is never a
 speaker. That is what fooled average-linkage clustering on short segments.
+The noise of the best split shrinks as the parts grow, about as one over the
+square root of the windows heard, so the separation needed is
+MIN_SEPARATION + FEW_WINDOWS / sqrt(windows of the smaller part): single real
+voices cut to 30 s (9-12 windows in the smaller part of their best split) were
+otherwise split in two or three, and a long recording needs barely more than
+MIN_SEPARATION.
 
 With num_speakers (or min_speakers above the estimate) the clearest splits
 are taken regardless, until the count is reached.
@@ -43,6 +49,7 @@ SLIVER_MAX_S = 30.0
 SLIVER_MIN_S = 1.5  # ... and one with less than this never is
 SMALL_WINDOWS = 6  # a speaker heard in fewer 1.6 s windows than this (~3.5 s of speech) ...
 SMALL_SEPARATION = 0.2  # ... must stand out this clearly: few windows make separation noisy
+FEW_WINDOWS = 0.04  # a part of n windows needs MIN_SEPARATION + FEW_WINDOWS / sqrt(n): the noise of the best split
 
 
 @dataclass
@@ -232,7 +239,7 @@ def _needed(items: Items, part_a: np.ndarray, part_b: np.ndarray, total: float) 
     if any(_is_sliver(float(items.duration[p].sum()), total) for p in (part_a, part_b)):
         return np.inf
     smaller = min(items.counts[part_a].sum(), items.counts[part_b].sum())
-    return SMALL_SEPARATION if smaller < SMALL_WINDOWS else MIN_SEPARATION
+    return SMALL_SEPARATION if smaller < SMALL_WINDOWS else MIN_SEPARATION + FEW_WINDOWS / float(np.sqrt(smaller))
 
 
 def _best_split(items: Items, members: np.ndarray, total: float) -> _Split | None:

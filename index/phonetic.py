@@ -101,11 +101,15 @@ _SPELLED = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ß": "s
 # Letter groups that spell, in Welsh, Polish and other languages' spelling, a sound English spells
 # otherwise; Double Metaphone reads every word as English, so a name typed in its own spelling gets,
 # besides its English key, the keys of these readings. Rules of spelling, applied to every word
-# (English words hardly hold these groups: an initial "ll", an "rz", a "ł"):
+# (English words hardly hold these groups: an initial "ll", "sj" or "kj", an "rz", a "ł", a q without u):
 _READINGS = (
-    (re.compile(r"^ll"), ("sh", "thl")),  # Welsh ll, a breathed l: English ears hear "sh" or "thl"
+    # Welsh ll, a breathed l: English ears hear "sh" or "thl"; Spanish ll: a y
+    (re.compile(r"^ll"), ("sh", "thl", "y")),
     (re.compile(r"rz"), ("zh",)),  # Polish rz: the sound of "s" in "measure"
     (re.compile(r"ł"), ("w",)),  # Polish ł: an English w
+    (re.compile(r"^(?:sk|[kts])j"), ("sh",)),  # Swedish and Norwegian sj, skj, kj, tj: about "sh"
+    (re.compile(r"^x(?=[aeiou])"), ("sh",)),  # Chinese pinyin x: about "sh"
+    (re.compile(r"q(?!u)"), ("ch",)),  # Chinese pinyin q (English writes qu): about "ch"
 )
 MAX_READINGS = 4  # spellings keyed per word at most, its own included
 

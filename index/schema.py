@@ -12,13 +12,14 @@ from whoosh.fields import ID, STORED, TEXT, Schema
 
 from .analysis import PreparedAnalyzer
 
-SCHEMA_VERSION = 9  # 2: glossary aliases for names heard misspelled; 3: no alias over a term and its neighbour
+SCHEMA_VERSION = 10  # 2: glossary aliases for names heard misspelled; 3: no alias over a term and its neighbour
 # 4: keys of 2-3 words joined (grams) and one-sound-shorter keys (near), for names heard split or a sound off;
 # 5: long keys' start and end (near), for long names heard with the middle garbled;
 # 6: near holds no shorter forms (one-edit keys are looked up at search time), run keys of 4-9 sounds;
 # 7: sound keys also of a word's readings in other languages' spelling (phonetic.readings);
 # 8: long keys' start and end also stored without their last sound (a syllable added at the end);
-# 9: runs made mostly of common words keyed too, marked (found by a name's own key only)
+# 9: runs made mostly of common words keyed too, marked (found by a name's own key only);
+# 10: readings of Spanish ll, Swedish/Norwegian sj/kj/skj/tj, pinyin x and q
 
 VIDEO = "video"
 PATH = "path"

@@ -19,6 +19,7 @@ from index.writer import add_transcript
 HEARD = [
     (0.0, "SPEAKER_1", "The farm lies near Shanklorin in the hills."),  # Llangorwen: Welsh ll heard "sh"
     (10.0, "SPEAKER_2", "We bought the press from Muzhanek last year."),  # Mrzanek: Polish rz heard "zh"
+    (20.0, "SPEAKER_1", "Then Shell Strom bought the barn."),  # Kjellstrom: Swedish kj heard "sh"
 ]
 ORDINARY = [
     "the village will sell all the apples at the mill",
@@ -47,6 +48,19 @@ def test_a_polish_rz_is_heard_as_zh(ix):
     """MRSNK (English reading) is two sounds from MJNK; the Polish reading is MJNK."""
     (hit,) = search(ix, "Mrzanek").hits
     assert (hit.match, hit.start, hit.matched_text) == ("phonetic", word_start(10.0, 5), "Muzhanek")
+
+
+def test_a_swedish_kj_is_heard_as_sh(ix):
+    (hit,) = search(ix, "Kjellström").hits
+    assert (hit.match, hit.start, hit.matched_text) == ("phonetic", word_start(20.0, 1), "Shell Strom")
+
+
+@pytest.mark.parametrize(
+    ("name", "heard"),
+    [("Llorenza", "yorenza"), ("Skjoldan", "shoaldan"), ("Xiaomeng", "shiaomeng"), ("Qintara", "chintara")],
+)
+def test_spellings_of_other_languages_read_as_english_writes_their_sound(name, heard):
+    assert set(phonetic.keys(heard)) <= set(phonetic.keys(name.lower()))
 
 
 def test_english_words_have_no_other_reading():

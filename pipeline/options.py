@@ -78,6 +78,12 @@ class TranscribeOptions:
     # another, with context. Batches save CPU time but lose the previous text as context, which
     # costs words on noisy and real speech (README: "Ingest speed"), so speed is opt-in.
     batch_size: int = 1
+    # faster-whisper, batch_size 1: the gated speech is cut into pieces of up to 30 s (each ending in
+    # the longest pause of its last 10 s), decoded this many at a time, each on a core share of its own,
+    # the sequential way inside (windows, seeded fallback) with the text before its group as context:
+    # a piece lacks only the text of the one beside it. 0: window after window, as faster-whisper's
+    # own transcribe seeks; slower (one decoding leaves a core idle), no more accurate (README).
+    parallel_pieces: int = 2
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "glossary", tuple(self.glossary))
@@ -88,6 +94,8 @@ class TranscribeOptions:
             raise OptionsError(f"beam size must be at least 1, got {self.beam_size}")
         if self.batch_size < 1:
             raise OptionsError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.parallel_pieces < 0:
+            raise OptionsError(f"parallel pieces must be 0 (windows) or more, got {self.parallel_pieces}")
 
 
 MAX_SPEAKERS = 8  # the most speakers looked for when nothing is said

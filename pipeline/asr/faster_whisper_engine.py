@@ -1,21 +1,32 @@
 """faster-whisper (CTranslate2): the default engine.
 
-Two ways to decode the gated speech. One window after another (`batch_size`
-1), each with the text before it as context and the seeded temperature
-fallback, as faster-whisper's `transcribe` does. Or batched (the default):
-the speech is cut at pauses into pieces of up to 30 s that together cover all
-of it (nothing is left out unseen: a second VAD would drop what it misses
-without a record), and `BatchedInferencePipeline` decodes several pieces at
-once, which keeps both cores busier than one beam search does. Batched
-decoding has no context and no fallback, so each piece is judged by the same
-checks as a window: one that looks silent is skipped and put on record in
-`dropped`, as a skipped window is; one that fails the quality checks (a loop,
-a very unsure decoding) is decoded again alone, the sequential way, with the
-seeded fallback. Both paths are deterministic.
+Three ways to decode the gated speech, all deterministic:
+
+* pieces, a few at a time (the default, `parallel_pieces` 2): the speech is
+  cut into pieces of up to 30 s, each ending in the longest pause of its last
+  10 s (nothing is left out, no word is cut), and two pieces at a time are
+  decoded in two threads, each on a CTranslate2 worker with half the cores.
+  Inside a piece the decoding is faster-whisper's sequential one (windows,
+  context, seeded fallback); a piece's context is the text of every piece
+  before its pair, so it lacks only the text of the piece beside it. One beam
+  search keeps about one core busy, so two side by side finish sooner, and
+  no word is decoded twice at a window's edge. Which piece runs beside which,
+  and each thread's sampler, are fixed, so the words do not depend on timing.
+* window after window (`parallel_pieces` 0), as faster-whisper's
+  `transcribe` seeks, each window with the text before it as context.
+* batched (`batch_size` > 1): pieces cut at their latest pause, decoded
+  several at once by `BatchedInferencePipeline`, with no context and no
+  fallback, so each piece is judged by the same checks as a window: one that
+  looks silent is skipped and put on record in `dropped`, as a skipped window
+  is; one that fails the quality checks (a loop, a very unsure decoding) is
+  decoded again alone, the sequential way, with the seeded fallback.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -52,13 +63,24 @@ class FasterWhisperEngine(WhisperEngine):
             cpu_threads=threads,
         )  # fmt: skip
 
-        # The temperature fallback samples on an instance of its own, seeded per pass (see `seeded`).
-        def sampler() -> Any:
+        def load(intra: int, inter: int = 1) -> Any:
             from faster_whisper.utils import download_model
 
             path = str(resolved.path) if resolved.path else download_model(resolved.name)  # cached by now
-            return ctranslate2.models.Whisper(path, device=device, compute_type=compute_type, intra_threads=threads)
+            return ctranslate2.models.Whisper(
+                path, device=device, compute_type=compute_type, intra_threads=intra, inter_threads=inter
+            )
 
+        # The temperature fallback samples on an instance of its own, seeded per pass (see `seeded`).
+        def sampler() -> Any:
+            return load(threads)
+
+        def piece_sampler() -> Any:
+            return load(max(1, threads // PIECE_WORKERS))
+
+        # Pieces decoded at once (`_decode_pieces`) run on workers of their own, the cores shared out.
+        self._piece_model = functools.cache(lambda: load(max(1, threads // PIECE_WORKERS), PIECE_WORKERS))
+        self._piece_sampler = piece_sampler
         self._sampling = SeededSampling(self.model.model, sampler)
         self.model.model = self._sampling
 
@@ -75,7 +97,120 @@ class FasterWhisperEngine(WhisperEngine):
         # An initial prompt would be given to every piece of a batch (echo risk): that case stays sequential.
         if options.batch_size > 1 and (prompt is None or hot) and gate.audio.size:
             return self._decode_batched(gate, options, prompt if hot else None, progress, p0, p1)
+        if options.parallel_pieces and gate.audio.size:
+            return self._decode_pieces(gate, options, prompt, hot, progress, p0, p1)
         return self._decode_windows(gate, options, prompt, hot, progress, p0, p1)
+
+    def _decode_pieces(
+        self, gate: Gate, options: TranscribeOptions, prompt: str | None, hot: bool,
+        progress: Progress | None, p0: float, p1: float,
+    ) -> tuple[list[Segment], str, list[Dropped]]:  # fmt: skip
+        """Pieces cut in pauses, `options.parallel_pieces` at a time, each with the text before its group."""
+        pieces = speech_pieces(gate.audio, look=CUT_LOOK_S)
+        n = max(1, min(options.parallel_pieces, PIECE_WORKERS, len(pieces)))
+        lanes = [self._lane(options.seed) for _ in range(n)]
+        keep = self.model.max_length // 2 - 1  # the most previous text a prompt holds
+        context: list[int] = []
+        if prompt and not hot:  # an initial prompt: the text "before" the first piece
+            context = self.model.hf_tokenizer.encode(" " + prompt.strip(), add_special_tokens=False).ids
+        speech_s = gate.audio.size / SAMPLE_RATE
+        out: list[Segment] = []
+        dropped: list[Dropped] = []
+        pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="piece") if n > 1 else None
+        try:
+            for g in range(0, len(pieces), n):
+                group = pieces[g : g + n]
+                shown = context[-keep:] if context else None
+                hotwords = prompt if hot else None
+                jobs = [(lane, gate, options, p, shown, hotwords) for lane, p in zip(lanes, group, strict=False)]
+                if pool is None:
+                    results = [self._decode_piece(*job) for job in jobs]
+                else:
+                    results = [f.result() for f in [pool.submit(self._decode_piece, *job) for job in jobs]]
+                for segs, lost, tokens, reset in results:  # in order: the context as one decoding would carry it
+                    out.extend(segs)
+                    dropped.extend(lost)
+                    context = tokens if reset else context + tokens
+                    if not options.condition_on_previous_text:
+                        context = []
+                if progress:
+                    progress(p0 + (p1 - p0) * min(1.0, group[-1][1] / speech_s))
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            for _, sampling in lanes:
+                sampling.end()
+        return out, options.language or "en", dropped
+
+    def _lane(self, seed: int) -> tuple[Any, SeededSampling]:
+        """A view of the model for one thread: its own decoding hooks and its own seeded sampler
+        (so which piece samples what does not depend on the other threads), the same weights."""
+        model = copy.copy(self.model)
+        model.model = sampling = SeededSampling(self._piece_model(), self._piece_sampler)
+        sampling.begin(seed)
+        return model, sampling
+
+    def _decode_piece(
+        self, lane: tuple[Any, SeededSampling], gate: Gate, options: TranscribeOptions,
+        piece: tuple[float, float], context: list[int] | None, hotwords: str | None,
+    ) -> tuple[list[Segment], list[Dropped], list[int], bool]:  # fmt: skip
+        """One piece decoded the sequential way (windows, context inside it, seeded fallback) after
+        `context`; its segments and drops on the original timeline, its tokens, whether context was reset."""
+        model, _ = lane
+        a, b = piece
+        audio = gate.audio[round(a * SAMPLE_RATE) : round(b * SAMPLE_RATE)]
+        windows = WindowLog(options)
+        native = type(model).generate_with_fallback.__get__(model)
+
+        def watched(encoder_output: Any, prompt_tokens: list[int], tokenizer: Any, opts: Any) -> Any:
+            result, avg_logprob, temperature, ratio = out = native(encoder_output, prompt_tokens, tokenizer, opts)
+            windows.add(result.no_speech_prob, avg_logprob, temperature, tokenizer.decode(result.sequences_ids[0]))
+            return out
+
+        model.generate_with_fallback = watched
+        try:
+            segments, _ = model.transcribe(
+                audio,
+                language=options.language,
+                beam_size=options.beam_size,
+                best_of=options.best_of,
+                temperature=list(options.temperatures),
+                condition_on_previous_text=options.condition_on_previous_text,
+                initial_prompt=context,
+                hotwords=hotwords,
+                word_timestamps=True,
+                without_timestamps=False,
+                vad_filter=False,
+                no_speech_threshold=options.no_speech_threshold,
+                log_prob_threshold=options.log_prob_threshold,
+                compression_ratio_threshold=options.compression_ratio_threshold,
+                hallucination_silence_threshold=options.hallucination_silence_threshold,
+            )
+            frame_s = model.feature_extractor.time_per_frame
+            out: list[Segment] = []
+            dropped: list[Dropped] = []
+            tokens: list[int] = []
+            reset = False
+            seen, last_end = 0, 0.0
+            for s in segments:
+                skipped = skipped_text(windows.windows[seen:-1])
+                if skipped:
+                    dropped.append(Dropped(*gate.span(a + last_end, a + s.seek * frame_s), NO_SPEECH, skipped))
+                seen = len(windows.windows)
+                words = [replace(w, start=w.start + a, end=w.end + a) for w in s.words or []]
+                seg = gate.segment(s.text, a + s.start, a + s.end, words)
+                if seg is not None:
+                    out.append(seg)
+                tokens.extend(s.tokens)
+                if s.temperature > PROMPT_RESET_TEMPERATURE:  # as the decoding loop drops its context
+                    tokens, reset = [], True
+                last_end = s.end
+            skipped = skipped_text(windows.windows[seen:])
+            if skipped:
+                dropped.append(Dropped(*gate.span(a + last_end, b), NO_SPEECH, skipped))
+        finally:
+            del model.generate_with_fallback
+        return out, dropped, tokens, reset
 
     def _decode_batched(
         self, gate: Gate, options: TranscribeOptions, hotwords: str | None,
@@ -210,28 +345,41 @@ class FasterWhisperEngine(WhisperEngine):
 
 
 PIECE_S = 30.0  # Whisper's window
+PIECE_WORKERS = 2  # CTranslate2 workers: pieces decoded at once at most
+CUT_LOOK_S = 10.0  # a piece decoded with context ends in the longest pause of its last 10 s
+PROMPT_RESET_TEMPERATURE = 0.5  # faster-whisper's prompt_reset_on_temperature
 SENTENCE_PAUSE_S = 1.5  # a pause this long ends a segment even without a full stop
 
 
-def speech_pieces(audio: np.ndarray, longest: float = PIECE_S) -> list[tuple[float, float]]:
+def speech_pieces(audio: np.ndarray, longest: float = PIECE_S, look: float | None = None) -> list[tuple[float, float]]:
     """[start, end) seconds covering all of `audio`, each at most `longest`, cut in pauses.
 
     The cuts are in the middle of the pauses Silero VAD finds (160 ms and
-    longer, as faster-whisper's batched mode looks for them); each piece is
-    as long as it can be, so there are as few cuts as can be. A stretch with
-    no pause for 30 s is cut at 30 s.
+    longer, as faster-whisper's batched mode looks for them). Without `look`
+    a piece ends at its latest pause, so there are as few cuts as can be.
+    With `look` it ends in the longest pause of its last `look` seconds: the
+    likeliest end of a sentence, where a sequential decoding would start its
+    next window too (cut at the latest pause, htp_noisy decoded pieces worse
+    than windows). A stretch with no pause for 30 s is cut at 30 s.
     """
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     total = audio.size / SAMPLE_RATE
-    spans = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=160, max_speech_duration_s=longest))
-    cuts = [(x["end"] + y["start"]) / 2 / SAMPLE_RATE for x, y in zip(spans, spans[1:], strict=False)]
+    vad = VadOptions(min_silence_duration_ms=160, max_speech_duration_s=longest)
+    if look is not None:
+        vad.speech_pad_ms = 0  # the pauses as long as they are, to be compared
+    spans = get_speech_timestamps(audio, vad)
+    pauses = [(x["end"] / SAMPLE_RATE, y["start"] / SAMPLE_RATE) for x, y in zip(spans, spans[1:], strict=False)]
     pieces, start = [], 0.0
     while total - start > longest:
-        fits = [c for c in cuts if start < c <= start + longest]
-        end = round(fits[-1] if fits else start + longest, 3)
-        pieces.append((round(start, 3), end))
-        start = end
+        fits = [(b - a, (a + b) / 2) for a, b in pauses if start < (a + b) / 2 <= start + longest]
+        if look is not None:
+            fits = [f for f in fits if f[1] > start + longest - look]
+            end = max(fits)[1] if fits else start + longest
+        else:
+            end = fits[-1][1] if fits else start + longest
+        pieces.append((round(start, 3), round(end, 3)))
+        start = round(end, 3)
     if total - start > 0:
         pieces.append((round(start, 3), total))  # not rounded up past the audio's end
     return pieces

@@ -158,7 +158,7 @@ def search(
         suggestions: list[str] = []
         if not exact_found:
             tolerant = hits if not exact else _tiered_hits(searcher, parsed.tiers(False), flt, 20, expanded)
-            suggestions = _suggestions(searcher, parsed, tolerant)
+            suggestions = _suggestions(searcher, parsed, tolerant, cached.derived)
     return SearchResult(hits, exact_found, suggestions, total, speaker_found, counter)
 
 
@@ -307,6 +307,8 @@ def _expand_fuzzy(q: Q.Query, reader: IndexReader, memo: dict[tuple, Q.Query]) -
         if key not in memo:
             if q.fieldname == schema.SOUND and q.maxdist == 1 and q.prefixlength <= len(q.text):
                 words = soundkeys.keys_within_one(reader, q.text, q.prefixlength, memo.get(None))  # type: ignore[arg-type]
+            elif q.fieldname == schema.EXACT and q.prefixlength <= len(q.text):  # the words, held in memory
+                words = termdict.terms_within(reader, q.fieldname, q.text, q.maxdist, q.prefixlength, memo.get(None))  # type: ignore[arg-type]
             else:
                 words = soundkeys.terms_within(reader, q.fieldname, q.text, q.maxdist, prefix=q.prefixlength)
             memo[key] = Q.Or([Q.Term(q.fieldname, w) for w in words], boost=q.boost) if words else Q.NullQuery
@@ -397,7 +399,9 @@ def _hit(stored: dict[str, Any], score: float, tier: str, spans: list[tuple[int,
     )
 
 
-def _suggestions(searcher: Searcher, parsed: querymod.ParsedQuery, tolerant: list[Hit]) -> list[str]:
+def _suggestions(
+    searcher: Searcher, parsed: querymod.ParsedQuery, tolerant: list[Hit], derived: dict[str, Any] | None = None
+) -> list[str]:
     """Words from the index that sound or are spelled like the query's.
 
     First what the tolerant hits actually matched (respects the filters and
@@ -422,7 +426,7 @@ def _suggestions(searcher: Searcher, parsed: querymod.ParsedQuery, tolerant: lis
             continue
         # sharing the first letter: a walk of the whole vocabulary with no prefix cost seconds on an archive,
         # and a name misheard at its first sound is found by its sound (the hits' words above)
-        near = soundkeys.terms_within(reader, schema.EXACT, word, dist, prefix=1)
+        near = termdict.terms_within(reader, schema.EXACT, word, dist, 1, derived)
         near.sort(key=lambda t: -reader.doc_frequency(schema.EXACT, t))
         for t in near:
             add(t)

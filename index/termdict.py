@@ -10,14 +10,22 @@ table's slots are read from the map as whoosh's own lookup reads them
 certainly absent; a slot holding the term's hash means it may be there, and
 whoosh's lookup, which compares the term itself, decides. Nothing is read
 into memory but the slots probed, whatever the size of the archive.
+
+Words within an edit distance (a word typed `word~`, the fuzzy tier, "did you
+mean") come from the field's vocabulary held in memory per generation
+(`terms_within`): whoosh's edit automaton walked each segment's term list on
+disk, a quarter of a misspelled name's search.
 """
 
 from __future__ import annotations
 
+import bisect
 import mmap
 import struct
 from typing import Any
 
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import extract
 from whoosh.reading import IndexReader
 
 _SLOT = struct.Struct("!Iq")  # (hash, item position): filetables._pointer
@@ -88,3 +96,32 @@ def probes(reader: IndexReader, derived: dict[str, Any] | None) -> list[TermProb
     if derived is not None:
         derived["term_probes"] = (reader, out)
     return out
+
+
+def vocabulary(reader: IndexReader, fieldname: str, derived: dict[str, Any] | None) -> list[str]:
+    """Every term of a field in any segment, sorted, read once per index generation."""
+    key = ("vocabulary", fieldname)
+    cached = derived.get(key) if derived is not None else None
+    if cached is not None and cached[0] is reader:
+        return cached[1]
+    words: set[str] = set()
+    for leaf, _base in reader.leaf_readers():
+        words.update(leaf.field_terms(fieldname))
+    out = sorted(words)
+    if derived is not None:
+        derived[key] = (reader, out)
+    return out
+
+
+def terms_within(
+    reader: IndexReader, fieldname: str, text: str, maxdist: int, prefix: int, derived: dict[str, Any] | None
+) -> list[str]:
+    """Terms of a field within `maxdist` Levenshtein edits of `text` that start with its first `prefix`
+    letters, sorted: what whoosh's automaton finds on each segment (soundkeys.terms_within; it counts no
+    transposition), from the vocabulary in memory. A shared start changes no edit distance."""
+    words = vocabulary(reader, fieldname, derived)
+    head = text[:prefix]
+    lo = bisect.bisect_left(words, head)
+    hi = bisect.bisect_left(words, head + "\U0010ffff") if head else len(words)
+    found = extract(text, words[lo:hi], scorer=Levenshtein.distance, score_cutoff=maxdist, limit=None)
+    return sorted(w for w, _dist, _i in found)

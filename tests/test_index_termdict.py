@@ -52,3 +52,25 @@ def test_a_segment_stored_otherwise_is_never_skipped(split_and_merged, monkeypat
     with store.searching(split_and_merged[0]) as cached:
         probes = termdict.probes(cached.searcher.reader(), None)
         assert probes and all(p.may_hold(schema.EXACT, "zzzz") for p in probes)
+
+
+def test_words_within_an_edit_distance_are_the_automatons(split_and_merged):  # noqa: F811
+    from index import soundkeys
+
+    asked = ["harbour", "hrabour", "goverment", "budegt", "skolkavo", "kilcovo", "tax", "relif", "zzyzzx", "ü", "h"]
+    for index_dir in split_and_merged:
+        with store.searching(index_dir) as cached:
+            reader = cached.searcher.reader()
+            words = list(reader.field_terms(schema.EXACT))
+            assert termdict.vocabulary(reader, schema.EXACT, cached.derived) == sorted(words)
+            found = 0
+            for word in asked + words[::3]:
+                for maxdist in (1, 2, 3):
+                    for prefix in (0, 1, 2):
+                        if prefix > len(word):
+                            continue
+                        ours = termdict.terms_within(reader, schema.EXACT, word, maxdist, prefix, cached.derived)
+                        whooshs = soundkeys.terms_within(reader, schema.EXACT, word, maxdist, prefix=prefix)
+                        assert ours == whooshs, (word, maxdist, prefix)
+                        found += len(ours)
+            assert found > 300

@@ -638,11 +638,16 @@ class _Candidates:
             return out
         if isinstance(q, Q.And | Q.Sequence | Q.Phrase):
             kids = q.subqueries if not isinstance(q, Q.Phrase) else [Q.Term(q.fieldname, w) for w in q.words]
-            sets = [s for s in map(self.docs, kids) if s is not None]  # a NOT inside: "any"
-            if not sets:
-                return None
-            sets.sort(key=len)
-            return sets[0].intersection(*sets[1:])
+            # the part of fewest terms first: once nothing is left, the others' postings are never read
+            common: set[int] | None = None
+            for kid in sorted(kids, key=_terms_in):
+                docs = self.docs(kid)
+                if docs is None:  # a NOT inside: "any"
+                    continue
+                common = set(docs) if common is None else common & docs
+                if not common:
+                    return common
+            return common
         if isinstance(q, Q.AndNot | Q.AndMaybe):
             return self.docs(q.a)
         return None
@@ -685,6 +690,11 @@ class _Candidates:
             return q
 
         return walk(q)
+
+
+def _terms_in(q: Q.Query) -> int:
+    """How many terms a query holds (what finding its segments costs, roughly)."""
+    return 1 if q.is_leaf() else sum(map(_terms_in, q.children()))
 
 
 def _word_pair(q: Q.Query) -> tuple[list[Q.Term], list[Q.Term]] | None:

@@ -101,10 +101,12 @@ _SPELLED = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ß": "s
 # Letter groups that spell, in Welsh, Polish and other languages' spelling, a sound English spells
 # otherwise; Double Metaphone reads every word as English, so a name typed in its own spelling gets,
 # besides its English key, the keys of these readings. Rules of spelling, applied to every word
-# (English words hardly hold these groups: an initial "ll", "sj" or "kj", an "rz", a "ł", a q without u):
+# (English words hardly hold these groups: an initial "ll", "sj" or "kj", an "rz", a "ł", a q without u).
+# A reading whose key starts with a vowel is left out: it sounds like too many runs of words.
 _READINGS = (
-    # Welsh ll, a breathed l: English ears hear "sh" or "thl"; Spanish ll: a y
-    (re.compile(r"^ll"), ("sh", "thl", "y")),
+    # Welsh ll, a breathed l: English ears hear "sh" or "thl". (Not Spanish ll as y: Double Metaphone
+    # writes an initial y as a vowel, and a key starting with one is heard in runs like "on filling".)
+    (re.compile(r"^ll"), ("sh", "thl")),
     (re.compile(r"rz"), ("zh",)),  # Polish rz: the sound of "s" in "measure"
     (re.compile(r"ł"), ("w",)),  # Polish ł: an English w
     (re.compile(r"^(?:sk|[kts])j"), ("sh",)),  # Swedish and Norwegian sj, skj, kj, tj: about "sh"
@@ -144,12 +146,13 @@ def keys(token: str) -> tuple[str, ...]:
 def _keys(letters: str) -> tuple[str, ...]:
     """Double Metaphone's primary and secondary key of each reading of the letters, the word's own first."""
     out: list[str] = []
-    for spelled in readings(letters) if letters else ():
+    for n, spelled in enumerate(readings(letters) if letters else ()):
         try:
-            out += double_metaphone(spelled)
+            keyed = double_metaphone(spelled)
         except (IndexError, ValueError):  # the implementation trips on odd input
             continue
-    return tuple(dict.fromkeys(k for k in out if k))
+        out += [k for k in keyed if k and (n == 0 or not k.startswith("A"))]  # see _READINGS
+    return tuple(dict.fromkeys(out))
 
 
 def searchable(token: str) -> bool:

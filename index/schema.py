@@ -19,7 +19,7 @@ SCHEMA_VERSION = 10  # 2: glossary aliases for names heard misspelled; 3: no ali
 # 7: sound keys also of a word's readings in other languages' spelling (phonetic.readings);
 # 8: long keys' start and end also stored without their last sound (a syllable added at the end);
 # 9: runs made mostly of common words keyed too, marked (found by a name's own key only);
-# 10: readings of Spanish ll, Swedish/Norwegian sj/kj/skj/tj, pinyin x and q
+# 10: readings of Swedish/Norwegian sj/kj/skj/tj, pinyin x and q; no reading key starting with a vowel
 
 VIDEO = "video"
 PATH = "path"

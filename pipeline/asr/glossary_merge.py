@@ -499,6 +499,10 @@ def merge_glossary(plain: list[Segment], steered: list[Segment], glossary: Itera
       is one steering changed: a word both passes wrote alike, joined to a
       changed one, was not pulled: "we sell" is not a term); never when the
       plain words are nearer the term;
+    - heard as its sound spelled the English way: steered words one sound
+      off the term's key (with the readings of its spelling, index.phonetic)
+      where the plain pass wrote, as a name, words one sound off it too and
+      no misspelling of the term (a Welsh "ll" heard "sh" by both passes);
     - a steered word spelled as one taken elsewhere as the misspelled term
       is that term there too, though pulled less far (`_spelled_alike`);
     - a word the plain pass wrote alike elsewhere, capitalised, is the same

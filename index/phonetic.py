@@ -12,6 +12,11 @@ key edit (a sound missing, added or replaced) is looked up as the few hundred
 keys one edit away (`edits`), exact term lookups, never a walk over every key;
 a long key's start and end (`ends`) and a word's key with its first letters
 (`headed`) are stored for the looser matches of a garbled middle or a lost sound.
+
+A name typed in its own language's spelling (a Welsh "ll", a Polish "rz") is
+heard and written by the recognizer as English spells its sound: every word is
+also keyed by its readings under such spelling rules (`readings`), rules of
+letters, never lists of names.
 """
 
 from __future__ import annotations

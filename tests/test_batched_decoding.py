@@ -1,4 +1,4 @@
-"""faster-whisper's batched decoding (the default): pieces that cover all the speech, sentences
+"""faster-whisper's batched decoding (`batch_size` > 1, opt-in): pieces that cover all the speech, sentences
 cut from a piece's words, and the real model's words against the sequential decoding."""
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ def _words(result) -> list[tuple[str, float, float]]:
 @pytest.mark.parametrize("name", ["two_voices", "real_two_voices"])
 def test_batched_gives_the_sequential_words_at_the_same_times(fw, name):
     audio = load_audio(fixture(f"{name}.mp4"))
-    batched = fw.transcribe(audio, TranscribeOptions(language="en"))
-    again = fw.transcribe(audio, TranscribeOptions(language="en"))
-    sequential = fw.transcribe(audio, TranscribeOptions(language="en", batch_size=1))
+    batched = fw.transcribe(audio, TranscribeOptions(language="en", batch_size=8))
+    again = fw.transcribe(audio, TranscribeOptions(language="en", batch_size=8))
+    sequential = fw.transcribe(audio, TranscribeOptions(language="en", parallel_pieces=0))
     assert _words(batched) == _words(again)  # deterministic
     b = [w.strip(".,?!").lower() for w, _, _ in _words(batched)]
     s = [w.strip(".,?!").lower() for w, _, _ in _words(sequential)]
@@ -95,10 +95,11 @@ def test_batched_gives_the_sequential_words_at_the_same_times(fw, name):
 @pytest.mark.slow
 def test_batched_pieces_that_fail_the_checks_are_on_record_or_decoded_again(fw):
     audio = load_audio(fixture("two_voices.mp4"))
-    silent = TranscribeOptions(language="en", no_speech_threshold=0.0, log_prob_threshold=0.0, temperatures=(0.0,))
+    silent = TranscribeOptions(language="en", no_speech_threshold=0.0, log_prob_threshold=0.0, temperatures=(0.0,),
+                               batch_size=8)  # fmt: skip
     result = fw.transcribe(audio, silent)  # every piece looks silent: skipped, and on record with its text
     assert result.segments == [] and {d.reason for d in result.dropped} == {NO_SPEECH}
     assert "budget" in " ".join(d.text for d in result.dropped).lower()
-    loop = TranscribeOptions(language="en", compression_ratio_threshold=0.5, temperatures=(0.0,))
+    loop = TranscribeOptions(language="en", compression_ratio_threshold=0.5, temperatures=(0.0,), batch_size=8)
     result = fw.transcribe(audio[: 10 * SR], loop)  # decoded again alone, then dropped by the guard, on record
     assert result.segments == [] and {d.reason for d in result.dropped} == {REPETITIVE}

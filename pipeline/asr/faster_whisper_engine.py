@@ -140,6 +140,7 @@ class FasterWhisperEngine(WhisperEngine):
                 pool.shutdown(wait=True, cancel_futures=True)
             for _, sampling in lanes:
                 sampling.end()
+                self._sampling.samples += sampling.samples  # one count for the engine, whichever thread sampled
         return out, options.language or "en", dropped
 
     def _lane(self, seed: int) -> tuple[Any, SeededSampling]:

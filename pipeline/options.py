@@ -74,15 +74,15 @@ class TranscribeOptions:
     vad_speech_pad_ms: int = 400  # speech regions are widened by this on each side
     # faster-whisper: above 1, the gated speech is cut into pieces of up to 30 s (at pauses) and this
     # many are decoded at once (BatchedInferencePipeline); a piece that fails the checks above is
-    # decoded again alone, with context and the seeded fallback. 1 (the default): one window after
-    # another, with context. Batches save CPU time but lose the previous text as context, which
+    # decoded again alone, with context and the seeded fallback. 1 (the default): no batches, see
+    # parallel_pieces. Batches save CPU time but lose the previous text as context, which
     # costs words on noisy and real speech (README: "Ingest speed"), so speed is opt-in.
     batch_size: int = 1
     # faster-whisper, batch_size 1: the gated speech is cut into pieces of up to 30 s (each ending in
     # the longest pause of its last 10 s), decoded this many at a time, each on a core share of its own,
     # the sequential way inside (windows, seeded fallback) with the text before its group as context:
     # a piece lacks only the text of the one beside it. 0: window after window, as faster-whisper's
-    # own transcribe seeks; slower (one decoding leaves a core idle), no more accurate (README).
+    # own transcribe seeks: as fast on a quiet machine, no more accurate (README: "Pieces two at a time").
     parallel_pieces: int = 2
 
     def __post_init__(self) -> None:

@@ -8,9 +8,11 @@ Three ways to decode the gated speech, all deterministic:
   decoded in two threads, each on a CTranslate2 worker with half the cores.
   Inside a piece the decoding is faster-whisper's sequential one (windows,
   context, seeded fallback); a piece's context is the text of every piece
-  before its pair, so it lacks only the text of the piece beside it. One beam
-  search keeps about one core busy, so two side by side finish sooner, and
-  no word is decoded twice at a window's edge. Which piece runs beside which,
+  before its pair, so it lacks only the text of the piece beside it. It is
+  the default for its words, not its speed: a piece ends in a pause, so no
+  word is decoded twice or cut at a window's edge, which keeps more words on
+  noisy speech; one sequential decoding already keeps two cores busy, so the
+  pair is no faster (README: "Pieces two at a time"). Which piece runs beside which,
   and each thread's sampler, are fixed, so the words do not depend on timing.
 * window after window (`parallel_pieces` 0), as faster-whisper's
   `transcribe` seeks, each window with the text before it as context.

@@ -13,7 +13,7 @@ treats names it does not know, never about particular names.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from index.normalize import tokens
@@ -223,19 +223,19 @@ def _term_runs(keys: list[str], terms: list[tuple[str, str, int]]) -> list[_Run]
     return sorted(runs, key=lambda r: r.j1)
 
 
-def _nearest_sound(keys: list[str], key: str) -> int | None:
-    """Fewest sound edits from the term `key` to any run of up to MAX_RUN_WORDS of `keys` (see _sound_edits)."""
-    best = None
+def _joined_runs(keys: list[str]) -> Iterator[str]:
+    """Every run of up to MAX_RUN_WORDS consecutive `keys`, joined: a term may be heard split in words."""
     for i in range(len(keys)):
         joined = ""
-        for n in range(1, MAX_RUN_WORDS + 1):
-            if i + n > len(keys):
-                break
-            joined += keys[i + n - 1]
-            d = _sound_edits(joined, key)
-            if d is not None and (best is None or d < best):
-                best = d
-    return best
+        for key in keys[i : i + MAX_RUN_WORDS]:
+            joined += key
+            yield joined
+
+
+def _nearest_sound(keys: list[str], key: str) -> int | None:
+    """Fewest sound edits from the term `key` to any run of up to MAX_RUN_WORDS of `keys` (see _sound_edits)."""
+    found = [d for joined in _joined_runs(keys) if (d := _sound_edits(joined, key)) is not None]
+    return min(found, default=None)
 
 
 def _overlap(word: Word, t0: float, t1: float) -> bool:
@@ -251,15 +251,7 @@ def _part_of(word: str, key: str) -> bool:
 
 def _nearest_run(keys: list[str], key: str) -> int:
     """Fewest edits from `key` to the letters of any run of up to MAX_RUN_WORDS of `keys`."""
-    best = len(key)
-    for i in range(len(keys)):
-        joined = ""
-        for n in range(1, MAX_RUN_WORDS + 1):
-            if i + n > len(keys):
-                break
-            joined += keys[i + n - 1]
-            best = min(best, _edits(joined, key))
-    return best
+    return min([len(key), *(_edits(joined, key) for joined in _joined_runs(keys))])
 
 
 def _sounds_near(words: list[Word], key: str) -> bool:

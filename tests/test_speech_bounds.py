@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.asr.speech_bounds import UNHEARD_MAX_S, bound_to_speech, speech_stretches
+from pipeline.asr.gate import Gate
+from pipeline.asr.speech_bounds import UNHEARD_MAX_S, bound_to_speech
 from pipeline.options import TranscribeOptions
 from pipeline.transcript import Segment, Word
 
@@ -97,5 +98,5 @@ def test_real_words_stay_on_real_speech_across_long_silences():
     for s in result.segments:
         assert not any(s.start < a and b < s.end for a, b in silences), (s.start, s.end, s.text)
     # The stretches the words are held to cover the real speech.
-    stretches = speech_stretches(spaced, TranscribeOptions())
+    stretches = Gate(spaced, TranscribeOptions()).stretches()
     assert all(any(a <= (t0 + t1) / 2 <= b for a, b in stretches) for t0, t1 in shifted)

@@ -63,7 +63,7 @@ from ..transcript import Dropped, Segment
 from .decisions import REPETITIVE
 from .gate import Gate
 from .glossary_merge import drop_glossary_echoes, merge_glossary
-from .speech_bounds import bound_to_speech, speech_stretches
+from .speech_bounds import bound_to_speech
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,7 @@ class WhisperEngine:
     def transcribe(
         self, audio: np.ndarray, options: TranscribeOptions, progress: Progress | None = None
     ) -> TranscriptionResult:
-        audio = _as_audio(audio)
-        gate = Gate(audio, options)
+        gate = Gate(_as_audio(audio), options)
         if progress:
             progress(0.0)
         if gate.audio.size == 0:
@@ -173,7 +172,7 @@ class WhisperEngine:
             progress(1.0)
         segments = _guard(drop_glossary_echoes(segments, options.glossary, dropped), options, dropped)
         if options.vad_filter:  # word times held to the speech they were heard in (see `speech_bounds`)
-            segments = bound_to_speech(segments, gate.regions, speech_stretches(audio, options))
+            segments = bound_to_speech(segments, gate.regions, gate.stretches())
         return TranscriptionResult(segments, language, sorted(dropped, key=lambda d: (d.start, d.end)))
 
     def _decode(

@@ -26,6 +26,7 @@ from ..options import TranscribeOptions
 from ..transcript import Segment, Word
 
 SURE_THRESHOLD = 0.5  # Silero's usual threshold: speech it is sure of, for language detection
+STRETCH_SILENCE_MS = 200  # a pause this long ends a stretch of speech (see `stretches`)
 
 
 class Gate:
@@ -49,14 +50,22 @@ class Gate:
         else:
             self.audio = np.zeros(0, np.float32)
 
-    def _spans(self, threshold: float) -> list[dict]:
+    def _spans(self, threshold: float, min_silence_ms: int | None = None) -> list[dict]:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         o = self._options
-        vad = VadOptions(
-            threshold=threshold, min_silence_duration_ms=o.vad_min_silence_ms, speech_pad_ms=o.vad_speech_pad_ms
-        )
+        silence = o.vad_min_silence_ms if min_silence_ms is None else min_silence_ms
+        vad = VadOptions(threshold=threshold, min_silence_duration_ms=silence, speech_pad_ms=o.vad_speech_pad_ms)
         return get_speech_timestamps(self._source, vad, sampling_rate=SAMPLE_RATE)
+
+    def stretches(self) -> list[tuple[float, float]]:
+        """Stretches of speech, seconds on the original timeline: the gate's threshold and padding,
+        but cut at pauses of STRETCH_SILENCE_MS, so word times can be held off the silences between
+        turns (`speech_bounds`); the whole audio when the gate is off."""
+        if not self._options.vad_filter:
+            return [(0.0, self.duration)]
+        spans = self._spans(self._options.vad_threshold, STRETCH_SILENCE_MS)
+        return [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in spans]
 
     def sure_speech(self) -> np.ndarray:
         """The speech Silero is sure of (p >= SURE_THRESHOLD), to read the language from;

@@ -14,9 +14,9 @@ So, after decoding, every word is
 * kept inside the gate region its end lies in (the map back from the glued
   audio can put a word's start in the silence before its region; a stretched
   word's end is the reliable one, see `pipeline.speakers.assign`);
-* clipped to the stretches of speech it overlaps, found by the same VAD with
-  the same threshold and padding as the gate, but cut at pauses of
-  `STRETCH_SILENCE_MS` instead of the gate's seconds, so a word does not span a
+* clipped to the stretches of speech it overlaps (`Gate.stretches`: the same
+  VAD with the same threshold and padding as the gate, but cut at pauses of
+  `gate.STRETCH_SILENCE_MS` instead of the gate's seconds), so a word does not span a
   silence between turns. The padding stays the gate's (0.4 s): Silero opens
   0.3-0.5 s late on a turn's first syllable (measured on real readers), where
   Whisper's start was right, so a tighter stretch cut real onsets off;
@@ -35,31 +35,12 @@ from __future__ import annotations
 import bisect
 from dataclasses import replace
 
-import numpy as np
-
-from media.audio import SAMPLE_RATE
-
-from ..options import TranscribeOptions
 from ..transcript import Segment, Word
 
-STRETCH_SILENCE_MS = 200  # a pause this long ends a stretch of speech
 UNHEARD_MAX_S = 1.0  # longest a word over no detected speech may last
 TAIL_S = 0.4  # a word is placed by its last TAIL_S seconds (as in pipeline.speakers.assign)
 
 Span = tuple[float, float]
-
-
-def speech_stretches(audio: np.ndarray, options: TranscribeOptions) -> list[Span]:
-    """Stretches of speech of `audio`, seconds: the gate's VAD, threshold and padding, cut at short pauses."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    vad = VadOptions(
-        threshold=options.vad_threshold,
-        min_silence_duration_ms=STRETCH_SILENCE_MS,
-        speech_pad_ms=options.vad_speech_pad_ms,
-    )
-    spans = get_speech_timestamps(audio, vad, sampling_rate=SAMPLE_RATE)
-    return [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in spans]
 
 
 class _Spans:
@@ -113,7 +94,7 @@ def _join(words: list[Word], original: str) -> str:
 def bound_to_speech(segments: list[Segment], regions: list[Span], stretches: list[Span]) -> list[Segment]:
     """`segments` with word times held to the speech (see the module docstring), cut between gate regions.
 
-    `regions` are the gate's speech regions, `stretches` those of `speech_stretches`,
+    `regions` are the gate's speech regions, `stretches` those of `Gate.stretches`,
     on the segments' timeline.
     """
     gate, fine = _Spans(regions), _Spans(stretches)

@@ -1,10 +1,27 @@
-"""Speaker embeddings (d-vectors) over short windows with resemblyzer's pretrained encoder.
+"""Speaker embeddings over short windows of speech, by one of two encoders.
 
-The weights come from the resemblyzer wheel, but neither resemblyzer nor
-librosa is imported: librosa's first import compiles a numba cache (15 s, and
-it fails or repeats on a read-only site-packages). The mel filterbank below
-reproduces `librosa.feature.melspectrogram(n_fft=400, hop_length=160,
-n_mels=40)` to float32 precision, which is what the encoder was trained on.
+`ENCODER` names the one the diarizer uses, and `get_encoder` is the only
+place that builds one; everything downstream sees unit vectors of
+`encoder.dim` numbers and the encoder's `name` (kept with voiceprints, so
+vectors of two encoders are never compared).
+
+- "campplus" (the default): 3D-Speaker's CAM++ (see `campplus`) on Kaldi
+  fbank (see `fbank`). Trained on ~200k speakers, it tells far-field and
+  quiet voices apart where resemblyzer's d-vectors could not. Its
+  convolutional trunk runs once per speech region (in chunks of at most
+  CHUNK_FRAMES) and every window pools its own stretch of the trunk's output:
+  the trunk is translation-equivariant but for its edges and the
+  context-aware masks' whole-input mean, so a window embeds almost as if run
+  alone, at a fraction of the cost of running every overlapping window
+  through the whole network.
+- "resemblyzer": resemblyzer's GE2E LSTM (256 numbers), each window run
+  alone. Its weights come from the resemblyzer wheel, but neither
+  resemblyzer nor librosa is imported: librosa's first import compiles a
+  numba cache (15 s, and it fails or repeats on a read-only site-packages).
+  The mel filterbank below reproduces `librosa.feature.melspectrogram(n_fft=400,
+  hop_length=160, n_mels=40)` to float32 precision, which is what the encoder
+  was trained on. Kept to compare speed against; the clustering thresholds
+  are measured for CAM++.
 """
 
 from __future__ import annotations
@@ -21,8 +38,9 @@ from media.audio import SAMPLE_RATE
 N_FFT = 400  # 25 ms
 HOP = 160  # 10 ms
 N_MELS = 40
-WINDOW_FRAMES = 160  # 1.6 s: the partial-utterance length the encoder was trained on
-EMBED_DIM = 256
+WINDOW_FRAMES = 160  # 1.6 s windows (10 ms frames): resemblyzer's training length, and long enough for CAM++
+ENCODER = "campplus"  # the encoder the diarizer uses: "campplus" or "resemblyzer"
+CHUNK_FRAMES = 3000  # CAM++'s trunk runs over at most 30 s of a region at once (memory)
 TARGET_DBFS = -30.0  # every region is brought to this loudness (resemblyzer's training level)
 MIN_PIECE_S = 0.25  # a stretch between two pauses shorter than this joins its neighbour
 FIND, LABEL = 1, 2  # window roles: speakers are found on FIND windows, turns placed with LABEL ones
@@ -103,8 +121,14 @@ def stretches(n_frames: int, start_s: float, pauses: list[tuple[float, float]]) 
     return [(a, b) for a, b in out]
 
 
-class SpeakerEncoder:
-    """Resemblyzer's 3-layer LSTM; one instance per process (see `get_encoder`)."""
+Windows = list[tuple[int, int]]  # [first, end) feature frames of each window of a region
+
+
+class ResemblyzerEncoder:
+    """Resemblyzer's 3-layer LSTM, one window at a time; one instance per process (see `get_encoder`)."""
+
+    name = "resemblyzer"
+    dim = 256
 
     def __init__(self, weights: Path | None = None):
         import torch
@@ -118,11 +142,29 @@ class SpeakerEncoder:
         state = torch.load(weights, map_location="cpu", weights_only=True)["model_state"]
         self._torch = torch
         self.lstm = nn.LSTM(N_MELS, 256, 3, batch_first=True)
-        self.linear = nn.Linear(256, EMBED_DIM)
+        self.linear = nn.Linear(256, self.dim)
         self.lstm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lstm.")})
         self.linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
         self.lstm.eval()
         self.linear.eval()
+
+    def features(self, samples: np.ndarray) -> np.ndarray:
+        """(frames, 40) power mel spectrogram of the region brought to the training loudness."""
+        return mel_frames(normalize_volume(samples))
+
+    def embed(self, regions: list[tuple[np.ndarray, Windows]]) -> list[np.ndarray]:
+        """Per region (features, windows), the (n_windows, 256) unit embeddings; equal-length windows share a call."""
+        flat = [(r, feats[a:b]) for r, (feats, windows) in enumerate(regions) for a, b in windows]
+        by_len: dict[int, list[int]] = {}
+        for k, (_r, m) in enumerate(flat):
+            by_len.setdefault(len(m), []).append(k)
+        out = np.zeros((len(flat), self.dim), np.float32)
+        for idx in by_len.values():
+            for at in range(0, len(idx), 64):
+                part = idx[at : at + 64]
+                out[part] = self(np.stack([flat[k][1] for k in part]))
+        bounds = np.cumsum([0] + [len(w) for _f, w in regions])
+        return [out[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def __call__(self, mels: np.ndarray) -> np.ndarray:
         """(batch, frames, 40) -> (batch, 256) L2-normalised embeddings."""
@@ -142,9 +184,78 @@ class SpeakerEncoder:
         return out.numpy()
 
 
+class CampplusEncoder:
+    """CAM++ on Kaldi fbank: the trunk once per region chunk, pooled per window; one instance per process."""
+
+    name = "campplus"
+    dim = 192
+
+    def __init__(self):
+        import torch
+
+        from . import campplus
+
+        self._torch = torch
+        self.model = campplus.load()
+
+    def features(self, samples: np.ndarray) -> np.ndarray:
+        """(frames, 80) log mel fbank; frame i starts at sample 160 i. Loudness needs no care: the mean goes."""
+        from .fbank import FRAME, fbank
+
+        samples = np.asarray(samples, np.float32)
+        if len(samples) < FRAME:  # a region shorter than one 25 ms frame still gets one
+            samples = np.pad(samples, (0, FRAME - len(samples)))
+        return fbank(samples)
+
+    def embed(self, regions: list[tuple[np.ndarray, Windows]]) -> list[np.ndarray]:
+        """Per region (features, windows), the (n_windows, 192) unit embeddings."""
+        torch = self._torch
+        out = []
+        # One intra-op thread, as for resemblyzer: OpenMP threads stall when
+        # another process holds the other core.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                for feats, windows in regions:
+                    out.append(self._region(feats, windows))
+        finally:
+            torch.set_num_threads(threads)
+        return out
+
+    def _region(self, feats: np.ndarray, windows: Windows) -> np.ndarray:
+        torch, model = self._torch, self.model
+        vectors = np.zeros((len(windows), self.dim), np.float32)
+        n = len(feats)
+        step = CHUNK_FRAMES - WINDOW_FRAMES  # chunks overlap by a window, so every window fits in one
+        starts = [0] if n <= CHUNK_FRAMES else list(range(0, n - WINDOW_FRAMES, step))
+        for c0 in starts:
+            c1 = min(n, c0 + CHUNK_FRAMES)
+            mine = [k for k, (a, b) in enumerate(windows) if a >= c0 and b <= c1 and (a < c0 + step or c1 == n)]
+            if not mine:
+                continue
+            chunk = feats[c0:c1] - feats[c0:c1].mean(axis=0)  # per-utterance mean subtraction, as in training
+            trunk = model.trunk(torch.from_numpy(np.ascontiguousarray(chunk, np.float32))[None])[0]
+            t = trunk.shape[-1]  # half the frames: the TDNN has stride 2
+            pooled = []
+            for k in mine:
+                a, b = windows[k]
+                lo = min((a - c0) // 2, t - 1)
+                hi = max(lo + 2, min(t, (b - c0 + 1) // 2))
+                seg = trunk[:, lo:hi]
+                pooled.append(torch.cat([seg.mean(-1), seg.std(-1, unbiased=True)]))
+            emb = model.xvector.dense(torch.stack(pooled)).numpy()
+            vectors[mine] = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-8)
+        return vectors
+
+
+_ENCODERS = {"campplus": CampplusEncoder, "resemblyzer": ResemblyzerEncoder}
+
+
 @functools.cache
-def get_encoder() -> SpeakerEncoder:
-    return SpeakerEncoder()
+def get_encoder(name: str = ENCODER) -> CampplusEncoder | ResemblyzerEncoder:
+    """The named encoder, built once per process."""
+    return _ENCODERS[name]()
 
 
 class WindowEmbedder:
@@ -158,15 +269,17 @@ class WindowEmbedder:
     the turns (LABEL windows: "Really?" / "Yes." heard apart). A region
     without pauses gives windows that do both.
     Per window it keeps its span, region, role, stretch and its embedding as
-    float16 (~530 bytes, ~12-20 MB for 3 hours of speech): the only state that
+    float16 (~400-530 bytes, ~12-20 MB for 3 hours of speech): the only state that
     grows with length. Half precision costs ~1e-3 in a cosine; speakers differ by 0.1.
     """
 
-    def __init__(self, hop_s: float = 0.4, batch: int = 64):
-        self.encoder = get_encoder()
+    def __init__(self, hop_s: float = 0.4, batch: int = 64, encoder: str = ENCODER):
+        self.encoder = get_encoder(encoder)
+        self.dim = self.encoder.dim
         self.hop = max(1, round(hop_s * SAMPLE_RATE / HOP))
         self.batch = batch
-        self._pending: list[tuple[np.ndarray, float, float, int, int, int]] = []
+        self._pending: list[tuple[np.ndarray, Windows, list[tuple[float, float, int, int, int]]]] = []
+        self._queued = 0
         self._vectors: list[np.ndarray] = []
         self._spans = array("d")  # start, end, start, end, ...
         self._regions = array("l")
@@ -177,23 +290,28 @@ class WindowEmbedder:
     def add_region(
         self, samples: np.ndarray, start_s: float, region: int, pauses: list[tuple[float, float]] = ()
     ) -> None:
-        mel = mel_frames(normalize_volume(samples))
-        n = len(mel)
+        feats = self.encoder.features(samples)
+        n = len(feats)
         parts = stretches(n, start_s, list(pauses))
         end_s = start_s + len(samples) / SAMPLE_RATE
+        windows: Windows = []
+        meta: list[tuple[float, float, int, int, int]] = []
         if len(parts) == 1:
-            self._windows(mel, 0, n, start_s, region, FIND | LABEL, (start_s, end_s))
+            self._windows(windows, meta, 0, n, start_s, region, FIND | LABEL, (start_s, end_s))
         else:
-            self._windows(mel, 0, n, start_s, region, FIND, None)
+            self._windows(windows, meta, 0, n, start_s, region, FIND, None)
             for a, b in parts:
                 t0 = start_s + a * HOP / SAMPLE_RATE if a else start_s
                 t1 = start_s + b * HOP / SAMPLE_RATE if b < n else end_s
-                self._windows(mel, a, b, start_s, region, LABEL, (t0, t1))
-        if len(self._pending) >= self.batch:
+                self._windows(windows, meta, a, b, start_s, region, LABEL, (t0, t1))
+        self._pending.append((feats, windows, meta))
+        self._queued += len(windows)
+        if self._queued >= self.batch:
             self._run()
 
-    def _windows(self, mel, a: int, b: int, start_s: float, region: int, role: int, span) -> None:
-        """Queue the windows of mel frames [a, b); `span` names a new stretch (LABEL windows only)."""
+    def _windows(self, windows: Windows, meta: list, a: int, b: int, start_s: float, region: int, role: int,
+                 span) -> None:  # fmt: skip
+        """Queue the windows of feature frames [a, b); `span` names a new stretch (LABEL windows only)."""
         piece = -1
         if span is not None:
             piece = len(self.piece_spans)
@@ -208,12 +326,13 @@ class WindowEmbedder:
         for s in starts:
             e = min(b, s + WINDOW_FRAMES)
             t0, t1 = start_s + s * HOP / SAMPLE_RATE, start_s + e * HOP / SAMPLE_RATE
-            self._pending.append((mel[s:e], t0, t1, region, role, piece))
+            windows.append((s, e))
+            meta.append((t0, t1, region, role, piece))
 
     def finish(self) -> np.ndarray:
-        """All window embeddings as one (n, 256) float16 array, in the order regions came."""
+        """All window embeddings as one (n, dim) float16 array, in the order regions came."""
         self._run()
-        out = np.concatenate(self._vectors) if self._vectors else np.zeros((0, EMBED_DIM), np.float16)
+        out = np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), np.float16)
         self._vectors = [out]  # one copy, not the parts and the whole
         return out
 
@@ -238,21 +357,16 @@ class WindowEmbedder:
         return np.asarray(self._pieces, np.int64)
 
     def _run(self) -> None:
-        # Windows of equal length share one LSTM call; only a region's short
-        # windows differ, and they are few.
-        by_len: dict[int, list[int]] = {}
-        for k, (m, *_rest) in enumerate(self._pending):
-            by_len.setdefault(len(m), []).append(k)
-        out = np.zeros((len(self._pending), EMBED_DIM), np.float32)
-        for idx in by_len.values():
-            for at in range(0, len(idx), self.batch):
-                part = idx[at : at + self.batch]
-                out[part] = self.encoder(np.stack([self._pending[k][0] for k in part]))
-        for _m, a, b, r, role, piece in self._pending:
-            self._spans.extend((a, b))
-            self._regions.append(r)
-            self._roles.append(role)
-            self._pieces.append(piece)
-        if len(out):
-            self._vectors.append(out.astype(np.float16))
+        if not self._pending:
+            return
+        vectors = self.encoder.embed([(feats, windows) for feats, windows, _meta in self._pending])
+        for (_f, _w, meta), v in zip(self._pending, vectors, strict=True):
+            for a, b, r, role, piece in meta:
+                self._spans.extend((a, b))
+                self._regions.append(r)
+                self._roles.append(role)
+                self._pieces.append(piece)
+            if len(v):
+                self._vectors.append(v.astype(np.float16))
         self._pending = []
+        self._queued = 0

@@ -237,3 +237,34 @@ def test_iter_audio_matches_load_audio():
     chunks = list(iter_audio(FIXTURES / "two_voices.mp4", block_s=3.0))
     assert all(len(c) == 48000 for c in chunks[:-1])
     assert np.array_equal(np.concatenate(chunks), audio("two_voices"))
+
+
+# -- CAM++'s features -------------------------------------------------------------------------
+def _chirp() -> np.ndarray:
+    t = np.arange(8000) / 16000
+    return (0.3 * np.sin(2 * np.pi * (200 * t + 1500 * t * t)) + 0.05 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+
+
+def test_fbank_matches_kaldi():
+    """Values of torchaudio.compliance.kaldi.fbank(x, num_mel_bins=80, dither=0) on the same chirp (torchaudio 2.8)."""
+    from pipeline.speakers.fbank import fbank
+
+    feats = fbank(_chirp())
+    assert feats.shape == (48, 80)  # 1 + (8000 - 400) // 160 frames: no padding at the edges
+    expected = [[-9.277, -1.561, -12.797, -15.942, -15.455, -15.942],
+                [-8.005, -11.488, -4.257, -15.942, -15.438, -15.942],
+                [-9.558, -14.918, -10.652, -12.480, -15.412, -15.942],
+                [-12.109, -15.942, -15.525, -3.154, -15.822, -15.942]]  # fmt: skip
+    np.testing.assert_allclose(feats[[0, 10, 30, 47]][:, [0, 5, 20, 40, 60, 79]], expected, atol=0.01)
+
+
+def test_fbank_finds_a_tone_in_its_band_and_ignores_the_level():
+    from pipeline.speakers.fbank import SAMPLE_RATE, _mel, fbank
+
+    tone = np.sin(2 * np.pi * 1000 * np.arange(SAMPLE_RATE) / SAMPLE_RATE).astype(np.float32) * 0.1
+    feats = fbank(tone)
+    lo, hi = _mel(20.0), _mel(8000.0)
+    centres = 700 * (np.exp((lo + (hi - lo) / 81 * (np.arange(80) + 1)) / 1127) - 1)  # Hz of each band's peak
+    assert abs(centres[int(np.median(feats.argmax(axis=1)))] - 1000) < 60
+    loud = fbank(tone * 8)
+    np.testing.assert_allclose(loud - loud.mean(0), feats - feats.mean(0), atol=1e-3)  # only the mean moves

@@ -84,3 +84,71 @@ def test_a_rejected_voice_is_not_suggested_and_a_confirmed_print_is_recognised(c
     assert best_matches("a", {label: voice}, {"p-1": person}, {}) == []
     assert confirmed_print(person, "b", b.voices[b_label][0]) is not None  # the same voice of the same video
     assert confirmed_print(person, "a", voice.vector) is None  # another recording is a match, not the print
+
+
+# -- voiceprints of another encoder ---------------------------------------------------------------
+def _age(lib, video: str) -> None:
+    """Make the library look written by the resemblyzer release: 256-number prints and voices, no encoder named."""
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    people = lib / "people" / "people.json"
+    data = json.loads(people.read_text())
+    for p in data["people"]:
+        for pr in p["prints"]:
+            pr.pop("encoder")
+            pr["vector"] = rng.standard_normal(256).tolist()
+    people.write_text(json.dumps(data))
+    voices = lib / "people" / "voices" / f"{video}.json"
+    data = json.loads(voices.read_text())
+    data.pop("encoder")
+    for v in data["speakers"].values():
+        v["vector"] = rng.standard_normal(256).tolist()
+    voices.write_text(json.dumps(data))
+
+
+@pytest.mark.slow
+def test_voiceprints_of_another_encoder_are_kept_unmatched_and_renewed_by_a_reingest(ingested, tmp_path):
+    """An old print is never compared with a CAM++ voice (no error, no suggestion), the user is told in one
+    line, nothing is deleted, and re-ingesting the named video enrols the person again."""
+    import json
+    import shutil
+
+    from conftest import run_cli, video_id
+    from fake_engine import install
+
+    lib = tmp_path / "lib"
+    shutil.copytree(ingested, lib)
+    two, three = video_id(lib, "two_voices.mp4"), video_id(lib, "three_voices.mp4")
+    paths = {r["video"]: r["path"] for r in json.loads(run_cli("list", "--json", library=lib).stdout)}
+    assert run_cli("speakers", two, "--rename", "SPEAKER_2=Okunev", library=lib).exit_code == 0
+    _age(lib, two)
+
+    def ingest(video: str):
+        with pytest.MonkeyPatch.context() as mp:
+            install(mp)
+            r = run_cli("ingest", paths[video], "--force", "--language", "en", library=lib)
+        assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+        return r
+
+    def prints() -> list[dict]:
+        return json.loads((lib / "people" / "people.json").read_text())["people"][0]["prints"]
+
+    def names(video: str) -> dict:
+        rows = json.loads(run_cli("speakers", video, "--json", library=lib).stdout)
+        return {s["label"]: s["name"] for s in rows}
+
+    r = ingest(three)
+    notes = [line for line in r.stderr.splitlines() if "older speaker encoder" in line]
+    assert len(notes) == 1 and "Okunev" in notes[0] and "resemblyzer" in notes[0], r.stderr
+    assert "Okunev" not in names(three).values()  # not compared, so not suggested
+    assert [p.get("encoder", "resemblyzer") for p in prints()] == ["resemblyzer"]  # kept as it was
+
+    r = ingest(two)  # the named video again: the link carries over by label and the print is made anew
+    assert [p.get("encoder") for p in prints()] == ["resemblyzer", "campplus"]
+    assert names(two)["SPEAKER_2"] == "Okunev"
+    r = ingest(three)
+    assert "older speaker encoder" not in r.stderr
+    assert names(three)["SPEAKER_2"] == "Okunev"

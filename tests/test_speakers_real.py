@@ -142,3 +142,38 @@ def test_one_real_voice_in_a_short_recording_stays_one_speaker():
     (it was two when every split needed the same separation)."""
     turns = diarize(load_audio(FIXTURES / "real_one_voice.m4a"))
     assert turns and len({t.label for t in turns}) == 1
+
+
+# -- the speaker encoder on real voices ---------------------------------------------------------
+@pytest.mark.slow
+def test_campplus_loads_the_packaged_weights_strictly():
+    import torch
+
+    from pipeline.speakers import campplus
+
+    state = torch.load(campplus.weights_path(), map_location="cpu", weights_only=True)
+    model = campplus.load()  # load_state_dict(strict=True): every tensor has its place, and no place is left empty
+    assert set(model.state_dict()) == set(state) and len(state) == 937
+    assert model.xvector.dense.linear.weight.shape[0] == campplus.EMBED_DIM == 192
+
+
+@pytest.mark.slow
+def test_two_real_voices_embed_further_apart_than_one_voice():
+    """Three s of LibriSpeech 2033 and 2414 (real_two_voices, and 2414 again in real_one_voice, another utterance):
+    any two clips of one reader are closer than any two of different readers, by a wide margin."""
+    import numpy as np
+
+    from media.audio import load_audio
+    from pipeline.speakers.embed import get_encoder
+
+    encoder = get_encoder("campplus")
+    two, one = load_audio(FIXTURES / "real_two_voices.mp4"), load_audio(FIXTURES / "real_one_voice.m4a")
+
+    def embed(audio, start: float) -> np.ndarray:
+        feats = encoder.features(audio[int(start * 16000) : int((start + 3) * 16000)])
+        return encoder.embed([(feats, [(0, len(feats))])])[0][0]
+
+    readers = {"2033": [embed(two, 1), embed(two, 13), embed(two, 30)], "2414": [embed(two, 20), embed(one, 15)]}
+    same = [float(a @ b) for v in readers.values() for i, a in enumerate(v) for b in v[i + 1 :]]
+    cross = [float(a @ b) for a in readers["2033"] for b in readers["2414"]]
+    assert min(same) > max(cross) + 0.3, (same, cross)

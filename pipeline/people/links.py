@@ -33,10 +33,11 @@ def _unlink(sp: Speaker) -> None:
 
 
 def _add_print(person: Person, video: str, label: str, voice: Voice | None) -> bool:
-    """Keep this voice as one of the person's prints (once per video and label)."""
-    if voice is None or any(p.video == video and p.label == label for p in person.prints):
+    """Keep this voice as one of the person's prints (once per video, label and encoder)."""
+    if voice is None or any(p.video == video and p.label == label and p.encoder == voice.encoder
+                            for p in person.prints):  # fmt: skip
         return False
-    person.prints.append(Print(video, label, voice.vector))
+    person.prints.append(Print(video, label, voice.vector, encoder=voice.encoder))
     return True
 
 

@@ -1,4 +1,4 @@
-"""Is this voice someone we know? Cosine similarity of resemblyzer d-vectors against voiceprints.
+"""Is this voice someone we know? Cosine similarity of speaker embeddings against voiceprints.
 
 A speaker's similarity to a person is the best cosine between the speaker's
 voice and any of the person's prints (several prints: one voice recorded in
@@ -7,7 +7,8 @@ speaker and a speaker at most one person: pairs are taken best first.
 
 THRESHOLD was chosen on bench/bench_people.py (see the README, "People"): the
 same person in two recordings scored at or above the top of the band where
-different people stop, and the threshold sits between them. A speaker heard
+different people stop, and the threshold sits between them. Only prints of the
+voice's own encoder count: another encoder's vectors live in another space. A speaker heard
 in fewer than MIN_WINDOWS windows (under ~3 s of speech) has too noisy a
 voice to be matched at all.
 """
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..speakers.embed import ENCODER
 from .store import Person, Print, Voice
 
-THRESHOLD = 0.83  # cosine: at or above, a voice is suggested as the person
+THRESHOLD = 0.72  # cosine of CAM++ voices: at or above, a voice is suggested as the person
 SAME_VOICE = 0.95  # cosine: the same speaker of the same recording (a re-ingest gives ~1.0)
 MIN_WINDOWS = 4  # a voice averaged over fewer 1.6 s windows is not matched
 
@@ -29,25 +31,26 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b))
 
 
-def similarity(voice: np.ndarray, person: Person) -> float:
-    """Best cosine of `voice` with the person's prints; -1 for a person without prints."""
-    return max((cosine(voice, p.vector) for p in person.prints), default=-1.0)
+def similarity(voice: np.ndarray, person: Person, encoder: str = ENCODER) -> float:
+    """Best cosine of `voice` (made by `encoder`) with the person's prints of that encoder; -1 if none."""
+    return max((cosine(voice, p.vector) for p in person.prints if p.encoder == encoder), default=-1.0)
 
 
-def _heard_in(prints: list[Print], video: str, voice: np.ndarray) -> Print | None:
+def _heard_in(prints: list[Print], video: str, voice: np.ndarray, encoder: str) -> Print | None:
     """The print (or rejection) of this very voice in this video, if any: same video, same voice."""
-    best = max((p for p in prints if p.video == video), key=lambda p: cosine(voice, p.vector), default=None)
+    mine = (p for p in prints if p.video == video and p.encoder == encoder)
+    best = max(mine, key=lambda p: cosine(voice, p.vector), default=None)
     return best if best is not None and cosine(voice, best.vector) >= SAME_VOICE else None
 
 
-def rejected(person: Person, video: str, voice: np.ndarray) -> bool:
+def rejected(person: Person, video: str, voice: np.ndarray, encoder: str = ENCODER) -> bool:
     """The user said this voice of this video is not `person` (labels may change on re-ingest; voices do not)."""
-    return _heard_in(person.rejected, video, voice) is not None
+    return _heard_in(person.rejected, video, voice, encoder) is not None
 
 
-def confirmed_print(person: Person, video: str, voice: np.ndarray) -> Print | None:
+def confirmed_print(person: Person, video: str, voice: np.ndarray, encoder: str = ENCODER) -> Print | None:
     """The person's print taken from this voice of this video: the user named or confirmed it before."""
-    return _heard_in(person.prints, video, voice)
+    return _heard_in(person.prints, video, voice, encoder)
 
 
 @dataclass
@@ -77,8 +80,8 @@ def best_matches(
         for pid, person in people.items():
             if pid in busy:
                 continue
-            score = similarity(voice.vector, person)
-            if score >= threshold and not rejected(person, video, voice.vector):
+            score = similarity(voice.vector, person, voice.encoder)
+            if score >= threshold and not rejected(person, video, voice.vector, voice.encoder):
                 pairs.append(Match(label, pid, round(score, 4)))
     out: list[Match] = []
     used_labels: set[str] = set()

@@ -10,7 +10,7 @@ from ..library import DamagedFileError, Library
 from ..transcript import CONFIRMED, SUGGESTED, Transcript
 from .links import _add_print, _by_name, _drop_prints, _link, _unlink
 from .match import best_matches, confirmed_print, similarity
-from .store import PeopleStore, Person, Print, new_person
+from .store import PeopleStore, Person, Print, new_person, stale_note
 
 
 # -- naming a voice (`speakers VIDEO --rename LABEL=Name`) --------------------------------
@@ -50,7 +50,7 @@ def name_speakers(library: Library, transcript: Transcript, names: dict[str, str
             if old is not None:
                 _drop_prints(old, vid, sp.label)
                 if sp.state == SUGGESTED and voice is not None:
-                    old.rejected.append(Print(vid, sp.label, voice.vector))
+                    old.rejected.append(Print(vid, sp.label, voice.vector, encoder=voice.encoder))
             if not name:
                 _unlink(sp)
                 continue
@@ -58,7 +58,7 @@ def name_speakers(library: Library, transcript: Transcript, names: dict[str, str
             if person is None:
                 person = new_person(name)
                 people[person.id] = person
-            score = similarity(voice.vector, person) if voice is not None and person.prints else None
+            score = similarity(voice.vector, person, voice.encoder) if voice is not None and person.prints else None
             _add_print(person, vid, sp.label, voice)
             _link(sp, person, CONFIRMED, score)
             for other in transcript.speakers:  # the user's word outranks a guess on another voice of this video
@@ -112,8 +112,10 @@ def link_after_ingest(library: Library, transcript: Transcript, turns: Any,
     by_label = {s.label: s for s in transcript.speakers}
     taken: dict[str, str] = {}
     moved: list[tuple[str, Print, str]] = []  # (person, print, new label): prints follow relabelled voices
+    renewed: list[tuple[str, str]] = []  # (person, label): a confirmed voice whose print is another encoder's
     for label, voice in voices.items():
-        found = [(p, pr) for p in people.values() if (pr := confirmed_print(p, vid, voice.vector)) is not None]
+        found = [(p, pr) for p in people.values()
+                 if (pr := confirmed_print(p, vid, voice.vector, voice.encoder)) is not None]  # fmt: skip
         if not found:
             continue
         person, pr = max(found, key=lambda x: float(x[1].vector @ voice.vector))
@@ -138,14 +140,30 @@ def link_after_ingest(library: Library, transcript: Transcript, turns: Any,
                     continue
                 _link(sp, person, osp.state or CONFIRMED, osp.similarity)
                 taken[sp.label] = person.id
+                voice = voices.get(sp.label)
+                if sp.state == CONFIRMED and voice is not None and _stale_print(person, vid, sp.label, voice.encoder):
+                    renewed.append((person.id, sp.label))  # enrolled again with this encoder's voice
             else:
                 sp.name = osp.name
                 taken[sp.label] = ""
     for m in best_matches(vid, voices, people, taken):
         _link(by_label[m.label], people[m.person], SUGGESTED, m.similarity)
-    if moved:
+    if moved or renewed:
         with store.edit() as fresh:
             for pid, pr, label in moved:
                 for p in fresh.get(pid, Person(pid, "")).prints:
                     if p.video == pr.video and p.label == pr.label and p.added == pr.added:
                         p.label = label
+            for pid, label in renewed:
+                if pid in fresh:
+                    _add_print(fresh[pid], vid, label, voices[label])
+            people = fresh
+    note = stale_note(people) if not damaged else None
+    if note and warn is not None:
+        warn(note)
+
+
+def _stale_print(person: Person, video: str, label: str, encoder: str) -> bool:
+    """The person has a print of this voice made by another encoder, and none by `encoder`."""
+    here = [p for p in person.prints if p.video == video and p.label == label]
+    return bool(here) and not any(p.encoder == encoder for p in here)

@@ -114,7 +114,7 @@ def reject(library: Library, video: str, label: str) -> dict[str, Any]:
         if person is not None:
             _drop_prints(person, vid, label_)
             if voice is not None:
-                person.rejected.append(Print(vid, label_, voice.vector))
+                person.rejected.append(Print(vid, label_, voice.vector, encoder=voice.encoder))
 
     def change(t: Transcript) -> bool:
         s = next((x for x in t.speakers if x.label == label_), None)

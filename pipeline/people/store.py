@@ -4,8 +4,13 @@
     LIBRARY/people/voices/ID.json  every speaker's voice in video ID (named or not), so a
                                    person named later is found in videos ingested before
 
-A voiceprint is a 256-number resemblyzer d-vector: the mean of a speaker's
-window embeddings in one recording. It is biometric data, kept apart from the
+A voiceprint is a speaker embedding (192 numbers of CAM++, see
+pipeline.speakers.embed): the mean of a speaker's window embeddings in one
+recording, kept with the name of the encoder that made it. Vectors of two
+encoders live in different spaces and are never compared: a print or a kept
+voice of another encoder (those written before encoders were named are
+resemblyzer's) stays stored, but matches nothing until the person is
+enrolled again (`stale_people`). It is biometric data, kept apart from the
 transcripts so that `people forget` and `remove` can delete it and nothing else
 holds it. Vectors are written as JSON lists of floats (6 decimals: a cosine
 moves by under 1e-5).
@@ -30,6 +35,9 @@ import numpy as np
 from ..atomic import write_json_atomic
 from ..errors import InterviewIndexError
 from ..library import DamagedFileError, Library, check_video_id, now
+from ..speakers.embed import ENCODER
+
+LEGACY_ENCODER = "resemblyzer"  # the encoder of prints and voices kept before encoders were named
 
 STORE_VERSION = 1
 LOCK_KEY = "people"  # LIBRARY/locks/people.lock
@@ -58,13 +66,16 @@ class Print:
     label: str
     vector: np.ndarray
     added: str = field(default_factory=now)
+    encoder: str = ENCODER  # the speaker encoder that made `vector`
 
     def to_dict(self) -> dict[str, Any]:
-        return {"video": self.video, "label": self.label, "added": self.added, "vector": _listed(self.vector)}
+        return {"video": self.video, "label": self.label, "added": self.added, "encoder": self.encoder,
+                "vector": _listed(self.vector)}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Print:
-        return cls(str(d["video"]), str(d["label"]), as_vector(d["vector"]), str(d.get("added", "")))
+        return cls(str(d["video"]), str(d["label"]), as_vector(d["vector"]), str(d.get("added", "")),
+                   str(d.get("encoder", LEGACY_ENCODER)))  # fmt: skip
 
 
 @dataclass
@@ -96,6 +107,7 @@ class Voice:
 
     vector: np.ndarray
     windows: int
+    encoder: str = ENCODER  # the speaker encoder that made `vector`
 
 
 class PeopleStore:
@@ -151,7 +163,9 @@ class PeopleStore:
         path = self.voices_path(video_id)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return {k: Voice(as_vector(v["vector"]), int(v.get("windows", 0))) for k, v in data["speakers"].items()}
+            encoder = str(data.get("encoder", LEGACY_ENCODER))
+            return {k: Voice(as_vector(v["vector"]), int(v.get("windows", 0)), encoder)
+                    for k, v in data["speakers"].items()}  # fmt: skip
         except FileNotFoundError:
             return {}
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
@@ -159,9 +173,12 @@ class PeopleStore:
 
     def save_voices(self, video_id: str, voices: dict[str, Voice]) -> None:
         speakers = {k: {"windows": v.windows, "vector": _listed(v.vector)} for k, v in voices.items()}
+        encoders = {v.encoder for v in voices.values()} or {ENCODER}
+        if len(encoders) > 1:
+            raise ValueError(f"{video_id}: voices of several encoders ({', '.join(sorted(encoders))})")
         path = self.voices_path(video_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, {"video": video_id, "speakers": speakers})
+        write_json_atomic(path, {"video": video_id, "encoder": encoders.pop(), "speakers": speakers})
 
     def drop_voices(self, video_id: str, labels: set[str] | None = None) -> None:
         """Delete the kept voices of a video (all, or only `labels`)."""
@@ -171,3 +188,22 @@ class PeopleStore:
         voices = self.voices(video_id)
         if labels & set(voices):
             self.save_voices(video_id, {k: v for k, v in voices.items() if k not in labels})
+
+
+def stale_people(people: dict[str, Person], encoder: str = ENCODER) -> list[Person]:
+    """People with voiceprints, none of them by `encoder`: they match nobody until enrolled again."""
+    return [p for p in people.values() if p.prints and not any(x.encoder == encoder for x in p.prints)]
+
+
+def stale_note(people: dict[str, Person], encoder: str = ENCODER) -> str | None:
+    """The one line telling the user which people need enrolling again, or None."""
+    stale = stale_people(people, encoder)
+    if not stale:
+        return None
+    names = ", ".join(sorted(p.name for p in stale)[:5]) + (", ..." if len(stale) > 5 else "")
+    olds = sorted({x.encoder for p in stale for x in p.prints})
+    return (
+        f"note: {len(stale)} known {'person has' if len(stale) == 1 else 'people have'} only voiceprints of an "
+        f"older speaker encoder ({', '.join(olds)}), not compared with {encoder} voices: {names}; re-ingest one of "
+        f"their videos with --force, or name them again with `speakers VIDEO --rename LABEL=NAME`"
+    )

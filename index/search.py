@@ -12,6 +12,7 @@ positions back to words and their times.
 from __future__ import annotations
 
 import copy
+import heapq
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -499,6 +500,10 @@ class _Candidates:
         self._probes: list | None = None  # see termdict: made on the first term looked up
         self._allowed: set[int] | None = None
         self._terms: dict[tuple[str, str], set[int]] = {}
+        # a term's postings read from the mapped segment files: [(segment, base, ids, weights)] and its
+        # document frequency; None when whoosh read them (then whoosh scores it too)
+        self._postings: dict[tuple[str, str], tuple[list[tuple[int, int, termdict.Postings]], int] | None] = {}
+        self._term_scores: dict[tuple[str, str], dict[int, float] | None] = {}
         self._pool: set[int] = set()
 
     def search(self, q: Q.Query, want: int | None, seen: set[int]) -> list[tuple[int, float]] | None:
@@ -511,8 +516,9 @@ class _Candidates:
         if allowed is not None:
             pool &= allowed
         self._pool = pool
-        found = sorted(self.scores(q, pool).items(), key=lambda x: (-x[1], x[0]))
-        return found if want is None else found[:want]
+        scored = self.scores(q, pool).items()
+        order = lambda x: (-x[1], x[0])  # noqa: E731 - best first, then segment number (whoosh's order)
+        return sorted(scored, key=order) if want is None else heapq.nsmallest(want, scored, key=order)
 
     def allowed(self) -> set[int] | None:
         """The segments the filter lets through (None: no filter), found once per search."""
@@ -544,6 +550,13 @@ class _Candidates:
                 return out
         if isinstance(q, Q.Or) and len(q.subqueries) == 1:
             return self.scores(q.subqueries[0], docs)
+        if isinstance(q, Q.Term):
+            raw = self.term_scores(q.fieldname, q.text)
+            if raw is not None:  # as whoosh's matcher scores it, times the term's boost (its WrappingMatcher)
+                hits = [d for d in docs if d in raw] if len(docs) <= len(raw) else [d for d in raw if d in docs]
+                if q.boost != 1.0:
+                    return {d: raw[d] * q.boost for d in hits}
+                return {d: raw[d] for d in hits}
         pair = _word_pair(q)
         if pair is not None:
             return self._pair_scores(q, pair, docs)
@@ -587,6 +600,14 @@ class _Candidates:
             tdocs = docs & self.term_docs(t.fieldname, t.text)
             if not tdocs:
                 continue
+            posts = self._postings.get((t.fieldname, t.text))
+            if posts is not None:  # decoded from the values term_docs read, as whoosh's value_as does
+                decode = self.searcher.schema[t.fieldname].format.decode_as
+                for _i, base, (ids, _weights, values, _df) in posts[0]:
+                    for d, value in zip(ids, values, strict=True):
+                        if base + d in tdocs:
+                            out.setdefault(base + d, set()).update(decode("positions", value))
+                continue
             for leaf, base in self.searcher.reader().leaf_readers():
                 ids = sorted(d - base for d in tdocs if base <= d < base + leaf.doc_count_all())
                 if not ids:
@@ -609,7 +630,20 @@ class _Candidates:
             reader = self.searcher.reader()
             if self._probes is None:
                 self._probes = termdict.probes(reader, self._derived)
-            for (leaf, base), probe in zip(reader.leaf_readers(), self._probes, strict=True):
+            read: list[tuple[int, int, termdict.Postings]] | None = []
+            df = 0
+            for i, ((leaf, base), probe) in enumerate(zip(reader.leaf_readers(), self._probes, strict=True)):
+                if read is not None:  # from the mapped files (termdict.TermProbe.postings)
+                    try:
+                        got = probe.postings(fieldname, text)
+                    except termdict.Unreadable:
+                        read = None
+                    else:
+                        if got is not None:
+                            read.append((i, base, got))
+                            df += got[3]
+                            docs.update(got[0] if not base else (base + d for d in got[0]))
+                        continue
                 if not probe.may_hold(fieldname, text):  # most sounds-alike terms are in no segment
                     continue
                 try:  # one lookup, not a test and a lookup
@@ -618,7 +652,29 @@ class _Candidates:
                     continue
                 docs.update(ids if not base else (base + d for d in ids))
             self._terms[key] = docs
+            self._postings[key] = None if read is None else (read, df)
         return docs
+
+    def term_scores(self, fieldname: str, text: str) -> dict[int, float] | None:
+        """A term's BM25 score in every segment holding it, from the postings term_docs read
+        (termdict.bm25_scores: whoosh's doubles); None when whoosh is to score it."""
+        key = (fieldname, text)
+        if key in self._term_scores:
+            return self._term_scores[key]
+        self.term_docs(fieldname, text)
+        posts, out = self._postings.get(key), {}
+        try:
+            if posts is None:
+                raise termdict.Unreadable(fieldname)
+            read, df = posts
+            for i, base, (ids, weights, _values, _df) in read:
+                lengths = self._probes[i].field_lengths(fieldname)  # type: ignore[index]
+                scores = termdict.bm25_scores(self.searcher, fieldname, df, weights, lengths, ids)
+                out.update(zip(ids if not base else (base + d for d in ids), scores, strict=True))
+        except termdict.Unreadable:
+            out = None  # type: ignore[assignment]
+        self._term_scores[key] = out
+        return out
 
     def docs(self, q: Q.Query) -> set[int] | None:
         """Segments that may match `q` (all that do, perhaps more), or None for "any"."""

@@ -15,20 +15,61 @@ Words within an edit distance (a word typed `word~`, the fuzzy tier, "did you
 mean") come from the field's vocabulary held in memory per generation
 (`terms_within`): whoosh's edit automaton walked each segment's term list on
 disk, a quarter of a misspelled name's search.
+
+A term's postings (document numbers and weights) are read the same way
+(`TermProbe.postings`): the term's entry in the hash table, then its blocks
+from the mapped postings part, decoded as whoosh's matcher decodes them. A
+sounds-alike search reads a few hundred short posting lists; whoosh looked
+each term up four times (to test it, for its statistics, for its scorer and
+for its postings), each through several file layers, which cost far more
+than the postings themselves. `bm25` scores them as whoosh's BM25F does, to
+the last bit (tests/test_index_termdict.py compares every term's scores).
 """
 
 from __future__ import annotations
 
 import bisect
+import io
 import mmap
+import pickle
 import struct
+import zlib
+from array import array
+from itertools import accumulate
+from math import log
 from typing import Any
 
+import numpy as np
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
 from whoosh.reading import IndexReader
+from whoosh.scoring import BM25F, bm25
+from whoosh.util.numeric import byte_to_length
 
 _SLOT = struct.Struct("!Iq")  # (hash, item position): filetables._pointer
+_LENGTHS = struct.Struct("!ii")  # (key length, value length) before an item: filetables._lengths
+_TERMINFO = struct.Struct("!BfIBBfII")  # whoosh3.W3TermInfo._struct
+_EXTENT = struct.Struct("!qi")  # postings offset and length after it (pack_long, pack_int)
+_BLOCKLEN = struct.Struct("!i")
+_MAGIC = b"W3Bl"  # whoosh3.WHOOSH3_HEADER_MAGIC
+_FIELD_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
+SMALL = 48  # postings scored in Python below this many, with numpy from it (the same doubles)
+
+
+Postings = tuple[list[int], list[float], list[bytes], int]  # ids, weights, values, document frequency
+
+
+class Unreadable(Exception):
+    """Postings this module does not read (inlined, another codec): whoosh reads them."""
+
+
+def _mapped(structfile: Any) -> tuple[Any, int]:
+    """(buffer, offset) of a whoosh StructFile: its own map, or a read-only map of the file it is part of."""
+    if hasattr(structfile, "_buf"):  # whoosh mapped the compound file itself
+        return structfile._buf, 0
+    sub = structfile.file  # a part of the compound file (or the whole file of a segment not compounded)
+    raw = getattr(sub, "_file", sub)
+    return mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ), getattr(sub, "_offset", 0)
 
 
 class TermProbe:
@@ -41,14 +82,9 @@ class TermProbe:
         self._keycoder = terms._keycoder
         self._hashfn = table.hashfn
         self._tables = list(table.tables)
-        dbfile = table.dbfile
-        if hasattr(dbfile, "_buf"):  # whoosh mapped the compound file itself
-            self._buf, self._base = dbfile._buf, 0
-        else:
-            sub = dbfile.file  # a part of the compound file (or the whole file of a segment not compounded)
-            raw = getattr(sub, "_file", sub)
-            self._base = getattr(sub, "_offset", 0)
-            self._buf = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
+        self._buf, self._base = _mapped(table.dbfile)
+        self._postfile = terms._postfile
+        self._posts: tuple[Any, int] | None = None  # the postings part, mapped on first use
         self._schema = leaf.schema
 
     def may_hold(self, fieldname: str, text: str) -> bool:
@@ -74,12 +110,118 @@ class TermProbe:
                 pos = start
         return False
 
+    def _value(self, key: bytes) -> bytes | None:
+        """The hash table's value for `key` (filetables.HashReader.ranges_for_key), None when absent."""
+        keyhash = self._hashfn(key)
+        start, slots = self._tables[keyhash & 255]
+        if not slots:
+            return None
+        end = start + slots * _SLOT.size
+        pos = start + ((keyhash >> 8) % slots) * _SLOT.size
+        buf, base, unpack = self._buf, self._base, _SLOT.unpack_from
+        for _ in range(slots):
+            slothash, itempos = unpack(buf, base + pos)
+            if not itempos:
+                return None
+            if slothash == keyhash:
+                keylen, datalen = _LENGTHS.unpack_from(buf, base + itempos)
+                at = base + itempos + _LENGTHS.size
+                if keylen == len(key) and buf[at : at + keylen] == key:
+                    return buf[at + keylen : at + keylen + datalen]
+            pos += _SLOT.size
+            if pos == end:
+                pos = start
+        return None
+
+    def postings(self, fieldname: str, text: str) -> Postings | None:
+        """(document numbers, weights, encoded values, document frequency) of a term in this segment,
+        None when it has none; what whoosh's W3LeafMatcher reads, deleted documents left out as whoosh's
+        reader leaves them out. Raises Unreadable for postings stored another way."""
+        if fieldname not in self._schema:
+            return None
+        data = self._value(self._keycoder(fieldname, self._schema[fieldname].to_bytes(text)))
+        if data is None:
+            return None
+        flags, _total, df, _mn, _mx, _mw, _first, _last = _TERMINFO.unpack_from(data)
+        if flags:  # inlined into the term dictionary
+            raise Unreadable(fieldname, text)
+        offset, _length = _EXTENT.unpack_from(data, _TERMINFO.size)
+        if self._posts is None:
+            self._posts = _mapped(self._postfile)
+        buf, base = self._posts
+        pos = base + offset
+        if buf[pos : pos + 4] != _MAGIC:
+            raise Unreadable(fieldname, text)
+        pos += 4
+        ids: list[int] = []
+        weights: list[float] = []
+        values: list[bytes] = []
+        while True:
+            length = _BLOCKLEN.unpack_from(buf, pos)[0]
+            following = pos + _BLOCKLEN.size + abs(length)
+            block = io.BytesIO(buf[pos + _BLOCKLEN.size : following])
+            count, _maxid, _maxweight, compression, _mnlen, _mxlen = pickle.load(block)
+            raw = block.read()
+            bids, bweights, bvalues = pickle.loads(zlib.decompress(raw) if compression else raw)
+            ids.extend(accumulate(bids))  # whoosh's delta_decode
+            values.extend(bvalues)
+            if bweights is None:
+                weights.extend([1.0] * count)
+            elif isinstance(bweights, float):  # whoosh holds it in a float array
+                weights.extend(array("f", [bweights]) * count)
+            else:
+                weights.extend(bweights)
+            if length < 0:  # the last block
+                break
+            pos = following
+        deleted = self._leaf.deleted_docs_set if self._leaf.has_deletions() else None
+        if deleted:
+            kept = [i for i, d in enumerate(ids) if d not in deleted]
+            ids, weights, values = [ids[i] for i in kept], [weights[i] for i in kept], [values[i] for i in kept]
+        return ids, weights, values, df
+
+    def field_lengths(self, fieldname: str) -> bytes:
+        """The segment's per-document length bytes of a field, as store.preload_lengths holds them."""
+        from whoosh.codec.whoosh3 import _lenfield
+
+        lengths = getattr(self._leaf._perdoc, "_readers", {}).get(_lenfield(fieldname))
+        if not isinstance(lengths, bytes):
+            raise Unreadable(fieldname)
+        return lengths
+
 
 class _Always:
     """A segment whoosh stores some other way: every term may be there (whoosh's lookup decides)."""
 
     def may_hold(self, fieldname: str, text: str) -> bool:
         return True
+
+    def postings(self, fieldname: str, text: str) -> Postings | None:
+        raise Unreadable(fieldname, text)
+
+    def field_lengths(self, fieldname: str) -> bytes:
+        raise Unreadable(fieldname)
+
+
+def bm25_scores(
+    searcher: Any, fieldname: str, df: int, weights: list[float], lengths: bytes, ids: list[int]
+) -> list[float]:
+    """whoosh's BM25F score of a term in each document `ids` of one segment (its weights, the segment's
+    field lengths), the same doubles as BM25FScorer.score: idf from the whole index's document
+    frequency `df` and count, the whole index's average field length. Raises Unreadable for another
+    weighting."""
+    weighting = searcher.weighting
+    if type(weighting) is not BM25F or not searcher.schema[fieldname].scorable:
+        raise Unreadable(fieldname)
+    B = weighting._field_B.get(fieldname, weighting.B)  # noqa: N806 - BM25's names
+    K1 = weighting.K1  # noqa: N806
+    idf = log(searcher.doc_count_all() / (df + 1)) + 1  # WeightingModel.idf, from the whole index's df
+    avgfl = searcher.avg_field_length(fieldname) or 1
+    if len(ids) < SMALL:
+        return [bm25(idf, w, byte_to_length(lengths[d]), avgfl, B, K1) for d, w in zip(ids, weights, strict=True)]
+    tf = np.asarray(weights, dtype=np.float64)
+    fl = _FIELD_LENGTHS[np.frombuffer(lengths, dtype=np.uint8)[np.asarray(ids, dtype=np.int64)]]
+    return (idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))).tolist()
 
 
 def probes(reader: IndexReader, derived: dict[str, Any] | None) -> list[TermProbe | _Always]:

@@ -74,3 +74,70 @@ def test_words_within_an_edit_distance_are_the_automatons(split_and_merged):  # 
                         assert ours == whooshs, (word, maxdist, prefix)
                         found += len(ours)
             assert found > 300
+
+
+def test_postings_and_scores_read_from_the_map_are_whooshs(split_and_merged, monkeypatch):  # noqa: F811
+    """Every term of every segment: the same documents, weights and values as whoosh's matcher, and the
+    same BM25 doubles as whoosh's scorer, in Python (short lists) and with numpy (long ones)."""
+    from whoosh import query as Q
+
+    read = 0
+    for small in (termdict.SMALL, 0):
+        monkeypatch.setattr(termdict, "SMALL", small)
+        for index_dir in split_and_merged:
+            with store.searching(index_dir) as cached:
+                searcher = cached.searcher
+                reader = searcher.reader()
+                probes = termdict.probes(reader, cached.derived)
+                subs = dict((offset, sub) for sub, offset in searcher.leaf_searchers())
+                for (leaf, base), probe in zip(reader.leaf_readers(), probes, strict=True):
+                    for f in FIELDS[:-1]:  # the speaker field is an ID field: never scored by us
+                        for t in reader.field_terms(f):
+                            got = probe.postings(f, t)
+                            if not _holds(leaf, f, t):
+                                assert got is None, (f, t)
+                                continue
+                            ids, weights, values, df = got
+                            m = leaf.postings(f, t)
+                            whooshs = []
+                            while m.is_active():
+                                whooshs.append((m.id(), m.weight(), m.value()))
+                                m.next()
+                            assert list(zip(ids, weights, values, strict=True)) == whooshs, (f, t)
+                            assert df == leaf.doc_frequency(f, t)
+                            scores = termdict.bm25_scores(
+                                searcher, f, reader.doc_frequency(f, t), weights, probe.field_lengths(f), ids
+                            )
+                            m = Q.Term(f, t).matcher(subs[base], searcher.context())
+                            expected = []
+                            while m.is_active():
+                                expected.append(m.score())
+                                m.next()
+                            assert scores == expected, (f, t)  # equal doubles, not approximately
+                            read += 1
+                    assert probe.postings(schema.SOUND, "QQQQQ") is None
+    assert read > 1000
+
+
+def test_deleted_segments_are_left_out_as_whoosh_leaves_them_out(tmp_path):
+    from test_search_segments import TRANSCRIPTS, _one_segment_per_video
+
+    index_dir = tmp_path / "index"
+    _one_segment_per_video(index_dir)
+    ix = store.open_named(index_dir, store.read_info(index_dir)["name"])
+    w = ix.writer()
+    w.delete_by_term(schema.VIDEO, TRANSCRIPTS[1].video_id)
+    w.commit(merge=False)
+    with store.searching(index_dir) as cached:
+        reader = cached.searcher.reader()
+        assert reader.has_deletions()
+        probes = termdict.probes(reader, cached.derived)
+        compared = 0
+        for (leaf, _base), probe in zip(reader.leaf_readers(), probes, strict=True):
+            for t in reader.field_terms(schema.SOUND):
+                if not _holds(leaf, schema.SOUND, t):
+                    continue
+                ids = probe.postings(schema.SOUND, t)[0]
+                assert ids == list(leaf.postings(schema.SOUND, t).all_ids()), t
+                compared += bool(leaf.has_deletions())
+        assert compared

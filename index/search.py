@@ -11,6 +11,7 @@ positions back to words and their times.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import heapq
 import re
@@ -24,6 +25,7 @@ from typing import Any
 
 from whoosh import query as Q
 from whoosh.fields import Schema
+from whoosh.matching import ListMatcher, NullMatcher, ReadTooFar, WrappingMatcher
 from whoosh.reading import IndexReader, TermNotFound
 from whoosh.searching import Searcher
 
@@ -262,7 +264,7 @@ def _tiered_hits(
             spans = _spans(searcher, querymod.positive(q), [d for d, _ in found])
         else:
             docs = [d for d, _ in found]
-            spans = _spans(searcher, candidates.prune(querymod.positive(q), set(docs)), docs)
+            spans = _spans(searcher, candidates.prune(querymod.positive(q), set(docs)), docs, candidates.read_terms)
         for docnum, score in found:
             seen.add(docnum)
             hits.append(_hit(searcher.stored_fields(docnum), _ranked(score, tier), tier, spans.get(docnum, [])))
@@ -341,9 +343,18 @@ def _ranked(bm25: float, tier: str) -> float:
     return len(querymod.TIERS) - 1 - querymod.TIERS.index(tier) + bm25 / (bm25 + 1.0)
 
 
-def _spans(searcher: Searcher, q: Q.Query, docnums: list[int]) -> dict[int, list[tuple[int, int]]]:
+def _spans(
+    searcher: Searcher,
+    q: Q.Query,
+    docnums: list[int],
+    read: Callable[[Q.Query, int], Q.Query] | None = None,
+) -> dict[int, list[tuple[int, int]]]:
     """Matched token positions (start, end) per document.
 
+    `read(q, base)`, when given, is `q` with the terms whose postings a tolerant
+    tier already read matched from those (_Candidates.read_terms), in the segment
+    starting at document `base`: whoosh's span logic then runs segment by segment
+    on them instead of looking every term up again.
     Best effort: a query whose matcher cannot report positions (a prefix
     expanding to very many words) leaves the hit at its segment's time.
     """
@@ -351,17 +362,53 @@ def _spans(searcher: Searcher, q: Q.Query, docnums: list[int]) -> dict[int, list
     if not docnums or q is Q.NullQuery:
         return out
     try:
-        m = q.normalize().matcher(searcher, searcher.context(needs_current=True))
-        for d in sorted(docnums):
-            if not m.is_active():
-                break
-            if m.id() < d:
-                m.skip_to(d)
-            if m.is_active() and m.id() == d:
-                out[d] = sorted({(s.start, s.end) for s in m.spans()})
+        q = q.normalize()
+        context = searcher.context(needs_current=True)
+        if read is None:
+            parts = [(searcher, q, 0, None)]
+        else:
+            parts = [(sub, read(q, base), base, base + sub.doc_count_all()) for sub, base in searcher.leaf_searchers()]
+        for sub, sq, base, end in parts:
+            docs = [d - base for d in sorted(docnums) if base <= d and (end is None or d < end)]
+            if not docs:
+                continue
+            m = sq.matcher(sub, context)
+            for d in docs:
+                if not m.is_active():
+                    break
+                if m.id() < d:
+                    m.skip_to(d)
+                if m.is_active() and m.id() == d:
+                    out[base + d] = sorted({(s.start, s.end) for s in m.spans()})
     except Exception:  # noqa: BLE001 - positions are a refinement, never a reason to fail a search
         pass
     return out
+
+
+class _ReadTerm(Q.Term):
+    """A term matched from postings already read (one segment's), not looked up by whoosh again."""
+
+    def __init__(self, term: Q.Term, postings: termdict.Postings | None):
+        super().__init__(term.fieldname, term.text, boost=term.boost)
+        self.postings = postings
+
+    def matcher(self, searcher, context=None):  # noqa: ANN001, ANN201 - whoosh's signature
+        if not self.postings or self.fieldname not in searcher.schema:
+            return NullMatcher()
+        ids, weights, values, _df = self.postings
+        field = searcher.schema[self.fieldname]
+        m = _ListMatcher(ids, weights, values, field.format, term=(self.fieldname, field.to_bytes(self.text)))
+        return m if self.boost == 1.0 else WrappingMatcher(m, boost=self.boost)
+
+
+class _ListMatcher(ListMatcher):
+    """whoosh's ListMatcher, skipping by bisection (a read posting list can be long)."""
+
+    def skip_to(self, id):  # noqa: A002, ANN001, ANN201 - whoosh's signature
+        if not self.is_active():
+            raise ReadTooFar
+        if id > self.id():
+            self._i = bisect.bisect_left(self._ids, id, self._i)
 
 
 def _hit(stored: dict[str, Any], score: float, tier: str, spans: list[tuple[int, int]]) -> Hit:
@@ -654,6 +701,22 @@ class _Candidates:
             self._terms[key] = docs
             self._postings[key] = None if read is None else (read, df)
         return docs
+
+    def read_terms(self, q: Q.Query, base: int) -> Q.Query:
+        """`q` with each term whose postings term_docs read matched from them in the segment starting at
+        document `base` (see _spans); other terms as they are."""
+
+        def swap(q: Q.Query) -> Q.Query:
+            if type(q) is Q.Term:
+                posts = self._postings.get((q.fieldname, q.text))
+                if posts is None:
+                    return q
+                return _ReadTerm(q, next((p for _i, b, p in posts[0] if b == base), None))
+            if isinstance(q, Q.Sequence):  # apply() would drop the slop
+                return Q.Sequence([swap(c) for c in q.subqueries], slop=q.slop, ordered=q.ordered, boost=q.boost)
+            return q if q.is_leaf() else q.apply(swap)
+
+        return swap(q)
 
     def term_scores(self, fieldname: str, text: str) -> dict[int, float] | None:
         """A term's BM25 score in every segment holding it, from the postings term_docs read

@@ -250,7 +250,7 @@ def _tiered_hits(
             break
         q = _expand_fuzzy(q, searcher.reader(), expanded)
         found = None
-        if tier in TOLERANT:
+        if tier in TOLERANT or (TOLERANT and isinstance(q, SEVERAL_WORDS)):
             found = candidates.search(q, want, seen)
         elif want is not None and isinstance(q, Q.Term) and expanded.get(None) is not None:
             ranked = _ranked_postings(searcher, q, expanded[None])  # type: ignore[arg-type]
@@ -386,19 +386,57 @@ def _spans(
 
 
 class _ReadTerm(Q.Term):
-    """A term matched from postings already read (one segment's), not looked up by whoosh again."""
+    """A term matched from postings already read (one segment's), not looked up by whoosh again;
+    scored from `scores` (the term's BM25 by document number, _Candidates.term_scores) when given."""
 
-    def __init__(self, term: Q.Term, postings: termdict.Postings | None):
+    def __init__(self, term: Q.Term, postings: termdict.Postings | None, scores: dict | None, base: int):
         super().__init__(term.fieldname, term.text, boost=term.boost)
-        self.postings = postings
+        self.postings, self.scores, self.base = postings, scores, base
+
+    def estimate_size(self, ixreader) -> int:  # noqa: ANN001 - the segment's count, as whoosh's lookup gives it
+        return self.postings[3] if self.postings else 0
 
     def matcher(self, searcher, context=None):  # noqa: ANN001, ANN201 - whoosh's signature
         if not self.postings or self.fieldname not in searcher.schema:
             return NullMatcher()
         ids, weights, values, _df = self.postings
         field = searcher.schema[self.fieldname]
-        m = _ListMatcher(ids, weights, values, field.format, term=(self.fieldname, field.to_bytes(self.text)))
+        scorer = None if self.scores is None else _Scored(self.scores, self.base)
+        m = _ListMatcher(ids, weights, values, field.format, scorer, term=(self.fieldname, field.to_bytes(self.text)))
         return m if self.boost == 1.0 else WrappingMatcher(m, boost=self.boost)
+
+
+class _ReadPhrase(Q.Phrase):
+    """A phrase matched as whoosh's Phrase.matcher does (a SpanNear2 of its words), from read postings."""
+
+    def __init__(self, phrase: Q.Phrase, words: list[_ReadTerm]):
+        super().__init__(phrase.fieldname, phrase.words, slop=phrase.slop, boost=phrase.boost)
+        self.read = words
+
+    def matcher(self, searcher, context=None):  # noqa: ANN001, ANN201 - whoosh's signature
+        if any(not w.postings for w in self.read):  # a word the segment does not hold
+            return NullMatcher()
+        m = Q.SpanNear2(self.read, slop=self.slop, ordered=True, mindist=1).matcher(searcher, context)
+        return m if self.boost == 1.0 else WrappingMatcher(m, boost=self.boost)
+
+
+class _Scored:
+    """A scorer handing out scores computed beforehand (by global document number)."""
+
+    def __init__(self, scores: dict[int, float], base: int):
+        self.scores, self.base = scores, base
+
+    def score(self, matcher) -> float:  # noqa: ANN001
+        return self.scores[self.base + matcher.id()]
+
+    def supports_block_quality(self) -> bool:
+        return False
+
+    def max_quality(self) -> float:
+        return max(self.scores.values(), default=0.0)
+
+    def block_quality(self, matcher) -> float:  # noqa: ANN001
+        return self.max_quality()
 
 
 class _ListMatcher(ListMatcher):
@@ -523,6 +561,10 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
 
 
 TOLERANT = ("phonetic", "fuzzy")
+# In the exact and stem tiers too, queries of several words are found from postings (their words' segments
+# intersected, whoosh matching and scoring only those): whoosh's collector set up a matcher per word
+# and segment, each a few term lookups, and stepped through both lists for a page of an AND.
+SEVERAL_WORDS = (Q.And, Q.Phrase, Q.Sequence, Q.AndNot)
 
 
 class _Candidates:
@@ -615,7 +657,7 @@ class _Candidates:
             ids = sorted(d - offset for d in docs if offset <= d < end)
             if not ids:
                 continue
-            m = pruned.matcher(sub, context)
+            m = self.read_terms(pruned, offset, scoring=True).matcher(sub, context)
             for d in ids:
                 if not m.is_active():
                     break
@@ -702,16 +744,25 @@ class _Candidates:
             self._postings[key] = None if read is None else (read, df)
         return docs
 
-    def read_terms(self, q: Q.Query, base: int) -> Q.Query:
+    def read_terms(self, q: Q.Query, base: int, scoring: bool = False) -> Q.Query:
         """`q` with each term whose postings term_docs read matched from them in the segment starting at
-        document `base` (see _spans); other terms as they are."""
+        document `base` (see _spans); other terms as they are. `scoring`: only terms scored from
+        those postings too (term_scores), so that whoosh's matchers give whoosh's scores."""
+
+        def read(fieldname: str, text: str, boost: float = 1.0) -> _ReadTerm | None:
+            posts = self._postings.get((fieldname, text))
+            scores = self.term_scores(fieldname, text) if scoring and posts is not None else None
+            if posts is None or (scoring and scores is None):
+                return None
+            mine = next((p for _i, b, p in posts[0] if b == base), None)
+            return _ReadTerm(Q.Term(fieldname, text, boost=boost), mine, scores, base)
 
         def swap(q: Q.Query) -> Q.Query:
             if type(q) is Q.Term:
-                posts = self._postings.get((q.fieldname, q.text))
-                if posts is None:
-                    return q
-                return _ReadTerm(q, next((p for _i, b, p in posts[0] if b == base), None))
+                return read(q.fieldname, q.text, q.boost) or q
+            if type(q) is Q.Phrase:
+                words = [read(q.fieldname, w) for w in q.words]
+                return q if any(w is None for w in words) else _ReadPhrase(q, words)  # type: ignore[arg-type]
             if isinstance(q, Q.Sequence):  # apply() would drop the slop
                 return Q.Sequence([swap(c) for c in q.subqueries], slop=q.slop, ordered=q.ordered, boost=q.boost)
             return q if q.is_leaf() else q.apply(swap)

@@ -17,6 +17,9 @@ MORE = [
     ("Skolkovo NOT funding", {}), ("harbour NOT budget", {}), ("Skolkavo", {"video": "v2"}),
     ("harbor~", {"speaker": "Omar Haddad"}), ("Skolkavo", {"limit": 1}), ("Kittiwake OR Belarusian", {}),
     ("Skolkavo", {"limit": None}), ("budgit", {"speaker": "nobody"}),
+    # several words in the exact and stem tiers (search.SEVERAL_WORDS), with filters, NOT, limits
+    ("tax AND relief", {"speaker": "Jane Doe"}), ('"tax relief" NOT small', {}), ("harbour AND the", {"limit": 1}),
+    ('"the harbour"', {}), ('"harbour budget"', {"exact": True}), ("tax AND reliefs AND said", {}),
 ]  # fmt: skip
 
 

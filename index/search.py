@@ -731,7 +731,7 @@ class _Candidates:
                         if got is not None:
                             read.append((i, base, got))
                             df += got[3]
-                            docs.update(got[0] if not base else (base + d for d in got[0]))
+                            docs.update(got[0] if not base else map(base.__add__, got[0]))
                         continue
                 if not probe.may_hold(fieldname, text):  # most sounds-alike terms are in no segment
                     continue
@@ -784,7 +784,7 @@ class _Candidates:
             for i, base, (ids, weights, _values, _df) in read:
                 lengths = self._probes[i].field_lengths(fieldname)  # type: ignore[index]
                 scores = termdict.bm25_scores(self.searcher, fieldname, df, weights, lengths, ids)
-                out.update(zip(ids if not base else (base + d for d in ids), scores, strict=True))
+                out.update(zip(ids if not base else map(base.__add__, ids), scores, strict=True))
         except termdict.Unreadable:
             out = None  # type: ignore[assignment]
         self._term_scores[key] = out

@@ -85,6 +85,7 @@ class TermProbe:
         self._buf, self._base = _mapped(table.dbfile)
         self._postfile = terms._postfile
         self._posts: tuple[Any, int] | None = None  # the postings part, mapped on first use
+        self._deleted: frozenset[int] | None = None  # a reader's deletions are fixed while it is open
         self._schema = leaf.schema
 
     def may_hold(self, fieldname: str, text: str) -> bool:
@@ -174,7 +175,9 @@ class TermProbe:
             if length < 0:  # the last block
                 break
             pos = following
-        deleted = self._leaf.deleted_docs_set if self._leaf.has_deletions() else None
+        if self._deleted is None:
+            self._deleted = self._leaf.deleted_docs_set if self._leaf.has_deletions() else frozenset()
+        deleted = self._deleted
         if deleted:
             kept = [i for i, d in enumerate(ids) if d not in deleted]
             ids, weights, values = [ids[i] for i in kept], [weights[i] for i in kept], [values[i] for i in kept]

@@ -141,3 +141,29 @@ def test_deleted_segments_are_left_out_as_whoosh_leaves_them_out(tmp_path):
                 assert ids == list(leaf.postings(schema.SOUND, t).all_ids()), t
                 compared += bool(leaf.has_deletions())
         assert compared
+
+
+def test_postings_of_a_segment_not_compounded(tmp_path):
+    """A segment written as separate files (as a multi-process rebuild leaves it) is read from its own files."""
+    from test_search_segments import TRANSCRIPTS
+
+    from index import writer
+
+    index_dir = tmp_path / "index"
+    name = store.create(index_dir)
+    ix = store.open_named(index_dir, name)
+    w = ix.writer(compound=False)
+    for t in TRANSCRIPTS:
+        for doc in writer.documents(t):
+            w.add_document(**doc)
+    w.commit()
+    store.switch_to(index_dir, name, videos={t.video_id: len(t.segments) for t in TRANSCRIPTS})
+    assert any(p.suffix == ".pst" for p in index_dir.iterdir())
+    with store.searching(index_dir) as cached:
+        reader = cached.searcher.reader()
+        (leaf, _base), probe = reader.leaf_readers()[0], termdict.probes(reader, cached.derived)[0]
+        assert isinstance(probe, termdict.TermProbe)
+        terms = list(reader.field_terms(schema.SOUND))
+        for t in terms:
+            assert probe.postings(schema.SOUND, t)[0] == list(leaf.postings(schema.SOUND, t).all_ids()), t
+        assert len(terms) > 20

@@ -353,6 +353,10 @@ class Ingestor:
                 glossary=list(opts.transcribe.glossary),
                 created=now(),
             )
+            if prep.turns is not None:  # second speakers where two talk at once (speakers.overlap)
+                from .speakers.overlap import add_overlaps
+
+                add_overlaps(transcript, prep.turns)
             self._keep_names(transcript, prep.turns)
             self._set_stage(job, "save")
             lib.save_transcript(transcript)

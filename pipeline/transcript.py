@@ -14,7 +14,8 @@ from typing import Any
 
 # 2: `dropped` (version 1 files read as having dropped nothing on record)
 # 3: a speaker's link to a known person (`person`, `state`, `similarity`; older files read as unlinked)
-SCHEMA_VERSION = 3
+# 4: `overlaps`, second speakers where two talk at once (older files read as having none)
+SCHEMA_VERSION = 4
 SUGGESTED, CONFIRMED = "suggested", "confirmed"  # Speaker.state: matched by voice, or named/confirmed by the user
 # A speaker's pause shorter than this stays inside their turn: readers and interviewees
 # pause between sentences without giving up the floor.
@@ -78,6 +79,15 @@ class Dropped:
 
 
 @dataclass
+class Overlap:
+    """A second speaker talking over the one whose words are there (words keep one speaker each)."""
+
+    start: float  # seconds on the video's playback timeline
+    end: float
+    speaker: str  # speaker label, as on segments and words
+
+
+@dataclass
 class SpeakerTurn:
     """Who held the floor from when to when: consecutive segments of one speaker."""
 
@@ -98,6 +108,7 @@ class Transcript:
     segments: list[Segment] = field(default_factory=list)
     speakers: list[Speaker] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)  # what the recognizer's guards left out, and why
+    overlaps: list[Overlap] = field(default_factory=list)  # second speakers talking over the words' speaker
     sha256: str = ""
     glossary: list[str] = field(default_factory=list)
     created: str = ""
@@ -149,6 +160,12 @@ class Transcript:
                 out.append(SpeakerTurn(seg.start, seg.end, seg.speaker, [seg]))
         return out
 
+    def turns_with_overlaps(self, max_pause_s: float | None = TURN_PAUSE_S) -> list[SpeakerTurn]:
+        """Who speaks when, everyone: `turns()` and a turn (with no segments) for each overlap,
+        in order of start. Two turns can overlap in time; this is what an RTTM or a DER holds."""
+        extra = [SpeakerTurn(o.start, o.end, o.speaker, []) for o in self.overlaps]
+        return sorted(self.turns(max_pause_s) + extra, key=lambda t: (t.start, t.end))
+
     # -- serialisation ------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -174,10 +191,11 @@ class Transcript:
         ]
         speakers = [Speaker(**s) for s in data.pop("speakers", [])]
         dropped = [Dropped(**d) for d in data.pop("dropped", [])]  # absent in version 1
+        overlaps = [Overlap(**o) for o in data.pop("overlaps", [])]  # absent before version 4
         data["schema_version"] = SCHEMA_VERSION
         known = {f for f in cls.__dataclass_fields__}
         rest = {k: v for k, v in data.items() if k in known}
-        return cls(segments=segments, speakers=speakers, dropped=dropped, **rest)
+        return cls(segments=segments, speakers=speakers, dropped=dropped, overlaps=overlaps, **rest)
 
     @classmethod
     def load(cls, path: Path) -> Transcript:

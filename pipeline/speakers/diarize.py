@@ -45,6 +45,8 @@ from ..options import MAX_SPEAKERS
 from .assign import assign_speakers
 from .cluster import Items, cluster
 from .embed import FIND, LABEL, WindowEmbedder
+from .overlap import overlap_turns
+from .segmentation import Segmenter
 from .vad import SpeechDetector
 
 __all__ = ["Turn", "Turns", "diarize", "diarize_file", "diarize_stream", "assign_speakers"]
@@ -68,10 +70,12 @@ class Turns(list):
     so a speaker can be recognised in other recordings without embedding the audio again."""
 
     voices: dict[str, tuple[np.ndarray, int]]
+    overlaps: list[tuple[float, float, str]]  # second speakers where two talk at once (pipeline.speakers.overlap)
 
     def __init__(self, turns: Iterable[Turn] = (), voices: dict[str, tuple[np.ndarray, int]] | None = None):
         super().__init__(turns)
         self.voices = voices or {}
+        self.overlaps = []
 
 
 def _voices(turns: list[Turn], spans: np.ndarray, vectors: np.ndarray) -> dict[str, tuple[np.ndarray, int]]:
@@ -250,11 +254,16 @@ def diarize_stream(
     max_speakers: int = MAX_SPEAKERS,
     progress: Callable[[float], None] | None = None,
     total_s: float | None = None,
+    overlaps: bool = True,
 ) -> list[Turn]:
-    """Diarize 16 kHz mono float32 audio arriving in blocks of any size."""
+    """Diarize 16 kHz mono float32 audio arriving in blocks of any size; with `overlaps`, the
+    segmentation model also runs and `.overlaps` holds the second speakers (`overlap`)."""
     analysis = _Analysis()
+    segmenter = Segmenter() if overlaps else None
     for block in blocks:
         analysis.feed(block)
+        if segmenter is not None:
+            segmenter.feed(block)
         if progress and total_s:
             progress(min(0.9, 0.9 * analysis.samples / SAMPLE_RATE / total_s))
     vectors = analysis.finish()
@@ -282,9 +291,12 @@ def diarize_stream(
             centroids = _find_speakers(vectors, spans, keep, bounds)
             labels = _label(vectors, lab, region_of, piece_of, centroids)
     turns = _turns(emb.piece_spans, spans[lab], piece_of[lab], labels)
+    out = Turns(turns, _voices(turns, spans[lab], vectors[lab]))
+    if segmenter is not None:
+        out.overlaps = overlap_turns(segmenter.finish(), out)
     if progress:
         progress(1.0)
-    return Turns(turns, _voices(turns, spans[lab], vectors[lab]))
+    return out
 
 
 def diarize(

@@ -1,0 +1,208 @@
+"""Overlap-aware turns: where two people talk at once, the second one is added.
+
+The diarizer places one speaker at a time, and a transcript gives each word
+one speaker; in a meeting a large share of speech is two people at once, and
+every second voice there was lost. The segmentation model (`segmentation`)
+says where two local speakers are active; this module says who they are.
+
+The second speaker of an overlap is found in two ways, the better first:
+
+1. Window by window, each local speaker of the segmentation is matched to
+   the diarizer's speaker whose turns hold its solo frames (the frames where
+   it alone talks), one-to-one (Hungarian). In an overlap, the active local
+   speaker that is not the one holding the floor names the second speaker.
+2. Where that local speaker matches nobody (it never talks alone, or only
+   inside another speaker's turns: the clustering merged it), the second
+   speaker is the nearest other speaker in time (Bullock, Bredin and
+   Garcia-Perera 2020); with no other speaker at all, a new one: a person
+   heard only over someone else.
+
+The result is plain data for the transcript (`Transcript.overlaps`): spans
+with a speaker, beside the words, which keep the speaker whose turn they
+are in.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..transcript import Overlap, Segment, Speaker, Transcript
+from .segmentation import FRAME_HOP, FRAMES, Segmentation
+
+ACTIVE = 0.5  # a local speaker, or two at once, counts from this probability (the powerset's majority)
+MIN_OVERLAP_S = 0.1  # shorter overlaps are left out: a frame or two of crossfade between turns
+MERGE_GAP_S = 0.1  # overlaps closer than this are one
+MIN_MATCH_S = 0.4  # a local speaker matches a diarizer speaker on at least this much of its solo speech
+HOP_S = FRAME_HOP / 16000
+
+
+class _TurnLike(Protocol):
+    start: float
+    end: float
+    label: str
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def _owner(turns: Sequence[_TurnLike], labels: list[str], n: int) -> np.ndarray:
+    """Index of the diarizer's speaker holding each frame, -1 for none."""
+    times = Segmentation.frame_time(np.arange(n))
+    owner = np.full(n, -1, int)
+    for t in turns:
+        owner[(times >= t.start) & (times < t.end)] = labels.index(t.label)
+    return owner
+
+
+def _match(seg: Segmentation, owner: np.ndarray, speakers: int) -> np.ndarray:
+    """(windows, 3): the diarizer's speaker each local speaker is, -1 for none."""
+    from scipy.optimize import linear_sum_assignment
+
+    n = len(owner)
+    mapped = np.full((len(seg.local), seg.local.shape[2] if len(seg.local) else 3), -1, int)
+    if not speakers:
+        return mapped
+    for w, at in enumerate(seg.window_frame):
+        b = min(n, at + FRAMES)
+        if b <= at:
+            continue
+        active = seg.local[w, : b - at].astype(np.float32) >= ACTIVE
+        solo = active & (active.sum(axis=1) == 1)[:, None]
+        own = owner[at:b]
+        held = np.stack([(solo & (own == g)[:, None]).sum(axis=0) for g in range(speakers)], axis=1)  # (3, G)
+        for k, g in zip(*linear_sum_assignment(-held), strict=True):
+            if held[k, g] * HOP_S >= MIN_MATCH_S and held[k, g] > 0.5 * held[k].sum():
+                mapped[w, k] = g
+    return mapped
+
+
+def _nearest_other(turns: Sequence[_TurnLike], start: float, end: float, label: str) -> str | None:
+    best, gap = None, float("inf")
+    for t in turns:
+        if t.label != label:
+            d = max(t.start - end, start - t.end, 0.0)
+            if d < gap:
+                best, gap = t.label, d
+    return best
+
+
+def overlap_turns(seg: Segmentation, turns: Sequence[_TurnLike], match: bool = True) -> list[tuple[float, float, str]]:
+    """(start, end, label) of every second speaker, in the diarizer's labels.
+
+    A speaker heard only over others gets a label after the diarizer's
+    (`SPEAKER_{n+1}` for n speakers). `match=False`: the nearest other
+    speaker in time only (for comparison).
+    """
+    labels = list(dict.fromkeys(t.label for t in sorted(turns, key=lambda t: t.start)))
+    n = len(seg.overlap)
+    if not n or not len(seg.local):
+        return []
+    owner = _owner(turns, labels, n)
+    mapped = _match(seg, owner, len(labels) if match else 0)
+    over = seg.overlap >= ACTIVE
+    regions: list[list[int]] = []
+    for a, b in _runs(over):
+        if regions and (a - regions[-1][1]) * HOP_S < MERGE_GAP_S:
+            regions[-1][1] = b
+        else:
+            regions.append([a, b])
+    extra = f"SPEAKER_{len(labels) + 1}"
+    while extra in labels:
+        extra += "+"
+    out: list[tuple[float, float, str]] = []
+    for a, b in regions:
+        if (b - a) * HOP_S < MIN_OVERLAP_S:
+            continue
+        start = float(Segmentation.frame_time(a) - HOP_S / 2)
+        end = float(Segmentation.frame_time(b - 1) + HOP_S / 2)
+        held = owner[a:b][owner[a:b] >= 0]
+        if held.size:
+            primary = labels[int(np.bincount(held).argmax())]
+        else:
+            near = _nearest_other(turns, start, end, "")
+            if near is None:
+                continue
+            primary = near
+        votes: Counter = Counter()
+        for w, at in enumerate(seg.window_frame):
+            lo, hi = max(a, at), min(b, at + FRAMES)
+            if hi <= lo:
+                continue
+            activity = seg.local[w, lo - at : hi - at].astype(np.float32).mean(axis=0)
+            for k in np.argsort(activity)[::-1][:2]:
+                g = mapped[w, k]
+                if g < 0:
+                    votes[None] += hi - lo
+                elif labels[g] != primary:
+                    votes[labels[g]] += hi - lo
+        if not votes:
+            continue
+        second = votes.most_common(1)[0][0]
+        if second is None:
+            second = _nearest_other(turns, start, end, primary) or extra
+        out.append((round(start, 3), round(end, 3), second))
+    return out
+
+
+# -- into the transcript --------------------------------------------------------------------
+def _label_map(segments: Sequence[Segment], turns: Sequence[_TurnLike]) -> dict[str, str]:
+    """Diarizer label -> transcript label: the words' labels are the diarizer's, renumbered."""
+    ordered = sorted(turns, key=lambda t: t.start)
+    starts = [t.start for t in ordered]
+    votes: dict[str, Counter] = {}
+    for seg in segments:
+        for w in seg.words:
+            if not w.speaker:
+                continue
+            mid = (max(w.start, w.end - 0.4) + w.end) / 2
+            i = bisect.bisect_right(starts, mid) - 1
+            near = [t for t in ordered[max(0, i) : i + 2] if t.start - 0.5 <= mid <= t.end + 0.5]
+            if near:
+                turn = min(near, key=lambda t: max(t.start - mid, mid - t.end, 0.0))
+                votes.setdefault(turn.label, Counter())[w.speaker] += 1
+    out: dict[str, str] = {}
+    for label, counter in sorted(votes.items(), key=lambda kv: -sum(kv[1].values())):
+        for name, _n in counter.most_common():
+            if name not in out.values():
+                out[label] = name
+                break
+    return out
+
+
+def add_overlaps(transcript: Transcript, turns: Any) -> None:
+    """Put the diarizer's overlap turns (`turns.overlaps`) on the transcript, in its labels (in place).
+
+    A second speaker who has no words (heard only over others) gets a new
+    label and joins `transcript.speakers`. An overlap whose speaker already
+    holds the floor there in the transcript adds nothing and is left out.
+    """
+    found = getattr(turns, "overlaps", None)
+    if not found or not transcript.segments:
+        transcript.overlaps = []
+        return
+    names = _label_map(transcript.segments, turns)
+    known = {s.label for s in transcript.speakers}
+    floor = transcript.turns()
+    out: list[Overlap] = []
+    for start, end, label in found:
+        name = names.get(label)
+        if name is None:
+            name = f"SPEAKER_{len(known) + 1}"
+            while name in known:
+                name += "+"
+            names[label] = name
+        mid = (start + end) / 2
+        if any(t.speaker == name and t.start <= mid <= t.end for t in floor):
+            continue
+        if name not in known:
+            known.add(name)
+            transcript.speakers.append(Speaker(label=name))
+        out.append(Overlap(start, end, name))
+    transcript.overlaps = out

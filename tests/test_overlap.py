@@ -1,0 +1,155 @@
+"""Overlapped speech: the segmentation model, the second speakers it adds, and the transcript field.
+
+The real-voice fixture `real_overlap.m4a` (tests/fixtures/README.md) is two LibriSpeech
+readers of `real_two_voices.mp4` laid over each other: 2414 talks over 2033 from 4.00 s
+for 2.2 s, then each talks alone (2414 at 10-15 s, 2033 at 16-21.8 s).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.transcript import SCHEMA_VERSION, Overlap, Segment, Speaker, Transcript, Word
+
+FIXTURES = Path(__file__).parent / "fixtures"
+OVERLAP = (4.0, 6.2)  # where the fixture's two voices talk at once
+
+
+def _transcript(**kw) -> Transcript:
+    words = [Word("Hello", 0.5, 1.0, speaker="SPEAKER_1"), Word("there.", 1.0, 1.6, speaker="SPEAKER_1")]
+    segments = [Segment(0.5, 1.6, "Hello there.", words, "SPEAKER_1"),
+                Segment(3.0, 4.0, "Yes.", [Word("Yes.", 3.0, 4.0, speaker="SPEAKER_2")], "SPEAKER_2")]  # fmt: skip
+    return Transcript("v-1", "/a.mp4", 5.0, "en", "e", "m", segments=segments,
+                      speakers=[Speaker("SPEAKER_1"), Speaker("SPEAKER_2")], **kw)  # fmt: skip
+
+
+def test_overlaps_round_trip_through_json():
+    t = _transcript(overlaps=[Overlap(1.0, 1.5, "SPEAKER_2")])
+    saved = json.loads(json.dumps(t.to_dict()))
+    assert saved["overlaps"] == [{"start": 1.0, "end": 1.5, "speaker": "SPEAKER_2"}]
+    assert saved["schema_version"] == SCHEMA_VERSION >= 4
+    back = Transcript.from_dict(saved)
+    assert back.overlaps == [Overlap(1.0, 1.5, "SPEAKER_2")]
+    assert back.to_dict() == t.to_dict()
+
+
+def test_a_file_from_before_overlaps_loads_with_none():
+    old = _transcript().to_dict()
+    del old["overlaps"]
+    old["schema_version"] = 3
+    t = Transcript.from_dict(old)
+    assert t.overlaps == [] and t.schema_version == SCHEMA_VERSION
+    assert [s.text for s in t.segments] == ["Hello there.", "Yes."]
+
+
+def test_turns_with_overlaps_hold_both_speakers_at_once():
+    t = _transcript(overlaps=[Overlap(1.0, 1.5, "SPEAKER_2")])
+    turns = t.turns_with_overlaps()
+    assert [(x.start, x.end, x.speaker) for x in turns] == [
+        (0.5, 1.6, "SPEAKER_1"), (1.0, 1.5, "SPEAKER_2"), (3.0, 4.0, "SPEAKER_2")]  # fmt: skip
+    assert turns[1].segments == []  # the words stay with the speaker whose voice they are
+    assert [(x.start, x.speaker) for x in t.turns()] == [(0.5, "SPEAKER_1"), (3.0, "SPEAKER_2")]
+
+
+class _Turns(list):
+    """What the diarizer hands over: turns in its own labels, and `.overlaps`."""
+
+    overlaps: list
+
+
+def _turn(start, end, label):
+    from pipeline.speakers import Turn
+
+    return Turn(start, end, label)
+
+
+def test_overlaps_take_the_transcript_labels_and_a_voice_heard_only_over_others_is_a_new_speaker():
+    from pipeline.speakers.overlap import add_overlaps
+
+    t = _transcript()
+    # The diarizer numbered its speakers the other way round from the transcript's order.
+    turns = _Turns([_turn(0.4, 1.7, "SPEAKER_2"), _turn(2.9, 4.1, "SPEAKER_1")])
+    turns.overlaps = [(1.0, 1.5, "SPEAKER_1"), (3.2, 3.6, "SPEAKER_3"), (3.6, 3.9, "SPEAKER_1")]
+    add_overlaps(t, turns)
+    # SPEAKER_1 of the diarizer said "Yes." (transcript SPEAKER_2); SPEAKER_3 has no words: new.
+    # The last one's speaker already holds the floor there: nothing to add.
+    assert t.overlaps == [Overlap(1.0, 1.5, "SPEAKER_2"), Overlap(3.2, 3.6, "SPEAKER_3")]
+    assert [s.label for s in t.speakers] == ["SPEAKER_1", "SPEAKER_2", "SPEAKER_3"]
+    assert all(w.speaker in ("SPEAKER_1", "SPEAKER_2") for w in t.words)
+
+
+def test_no_overlaps_no_change():
+    from pipeline.speakers.overlap import add_overlaps
+
+    t = _transcript()
+    turns = _Turns([_turn(0.4, 1.7, "SPEAKER_1")])
+    turns.overlaps = []
+    add_overlaps(t, turns)
+    assert t.overlaps == [] and len(t.speakers) == 2
+
+
+# -- the real model ----------------------------------------------------------------------------
+@pytest.mark.slow
+def test_the_model_loads_strictly_from_the_packaged_weights():
+    import torch
+
+    from pipeline.speakers.segmentation import FRAMES, load_model, weights_path
+
+    checkpoint = torch.load(weights_path(), map_location="cpu", weights_only=True)
+    model = load_model()
+    assert set(model.state_dict()) == set(checkpoint["state_dict"])  # strict: no layer missing or extra
+    for name, value in checkpoint["state_dict"].items():
+        assert torch.equal(model.state_dict()[name], value), name
+    with torch.inference_mode():
+        out = model(torch.zeros(1, 1, 160000))
+    assert out.shape == (1, FRAMES, 7)
+    assert torch.allclose(out.exp().sum(-1), torch.ones(1, FRAMES), atol=1e-5)  # 7 powerset classes
+
+
+@cache
+def _audio() -> np.ndarray:
+    from media.audio import load_audio
+
+    return load_audio(FIXTURES / "real_overlap.m4a")
+
+
+@cache
+def _segmentation():
+    from pipeline.speakers.segmentation import segment
+
+    return _audio(), segment(_audio())
+
+
+@pytest.mark.slow
+def test_overlap_is_heard_where_two_real_voices_talk_at_once_and_nowhere_else():
+    from pipeline.speakers.segmentation import Segmentation
+
+    audio, seg = _segmentation()
+    times = Segmentation.frame_time(np.arange(len(seg.overlap)))
+    over = seg.overlap >= 0.5
+    inside = (times >= OVERLAP[0]) & (times < OVERLAP[1])
+    assert over[inside].mean() >= 0.8  # most of the 2.2 s
+    near = (times >= OVERLAP[0] - 0.3) & (times < OVERLAP[1] + 0.3)
+    assert not over[~near].any(), times[over & ~near]  # one voice at a time, or silence, is no overlap
+    assert seg.duration == pytest.approx(len(audio) / 16000, abs=0.1)
+    # Speech is heard in each voice's solo turn, and not in the silence between them.
+    assert seg.speech[(times > 12.3) & (times < 14.5)].min() > 0.9
+    assert seg.speech[(times > 15.2) & (times < 15.8)].max() < 0.5
+
+
+@pytest.mark.slow
+def test_the_second_speaker_is_the_voice_heard_alone_later():
+    from pipeline.speakers import diarize
+
+    turns = diarize(_audio())
+    assert len(turns.overlaps) == 1
+    start, end, label = turns.overlaps[0]
+    assert start == pytest.approx(OVERLAP[0], abs=0.4) and end == pytest.approx(OVERLAP[1], abs=0.3)
+    alone = [t.label for t in turns if t.start < 12.5 < t.end]  # 2414, alone at 10-15 s
+    first = [t.label for t in turns if t.start < 7.5 < t.end]  # 2033, who holds the floor in the overlap
+    assert alone and first and label == alone[0] != first[0]

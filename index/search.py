@@ -347,11 +347,11 @@ def _spans(
     searcher: Searcher,
     q: Q.Query,
     docnums: list[int],
-    read: Callable[[Q.Query, int], Q.Query] | None = None,
+    read: Callable[[Q.Query, int, list[int]], Q.Query] | None = None,
 ) -> dict[int, list[tuple[int, int]]]:
     """Matched token positions (start, end) per document.
 
-    `read(q, base)`, when given, is `q` with the terms whose postings a tolerant
+    `read(q, base, docs)`, when given, is `q` with the terms whose postings a
     tier already read matched from those (_Candidates.read_terms), in the segment
     starting at document `base`: whoosh's span logic then runs segment by segment
     on them instead of looking every term up again.
@@ -367,12 +367,12 @@ def _spans(
         if read is None:
             parts = [(searcher, q, 0, None)]
         else:
-            parts = [(sub, read(q, base), base, base + sub.doc_count_all()) for sub, base in searcher.leaf_searchers()]
+            parts = [(sub, q, base, base + sub.doc_count_all()) for sub, base in searcher.leaf_searchers()]
         for sub, sq, base, end in parts:
             docs = [d - base for d in sorted(docnums) if base <= d and (end is None or d < end)]
             if not docs:
                 continue
-            m = sq.matcher(sub, context)
+            m = (sq if read is None else read(sq, base, docs)).matcher(sub, context)
             for d in docs:
                 if not m.is_active():
                     break
@@ -657,7 +657,7 @@ class _Candidates:
             ids = sorted(d - offset for d in docs if offset <= d < end)
             if not ids:
                 continue
-            m = self.read_terms(pruned, offset, scoring=True).matcher(sub, context)
+            m = self.read_terms(pruned, offset, ids, scoring=True).matcher(sub, context)
             for d in ids:
                 if not m.is_active():
                     break
@@ -744,10 +744,16 @@ class _Candidates:
             self._postings[key] = None if read is None else (read, df)
         return docs
 
-    def read_terms(self, q: Q.Query, base: int, scoring: bool = False) -> Q.Query:
+    def read_terms(self, q: Q.Query, base: int, docs: list[int], scoring: bool = False) -> Q.Query:
         """`q` with each term whose postings term_docs read matched from them in the segment starting at
         document `base` (see _spans); other terms as they are. `scoring`: only terms scored from
-        those postings too (term_scores), so that whoosh's matchers give whoosh's scores."""
+        those postings too (term_scores), so that whoosh's matchers give whoosh's scores.
+
+        Only the postings of `docs` (sorted, the segment's numbers) are kept: whoosh matches and
+        scores each document from its own postings, and its span matchers, which look for a first
+        match when made, then step through a handful of documents, not through every one of
+        hundreds of posting lists."""
+        wanted = set(docs)
 
         def read(fieldname: str, text: str, boost: float = 1.0) -> _ReadTerm | None:
             posts = self._postings.get((fieldname, text))
@@ -755,6 +761,11 @@ class _Candidates:
             if posts is None or (scoring and scores is None):
                 return None
             mine = next((p for _i, b, p in posts[0] if b == base), None)
+            if mine is not None:
+                ids, weights, values, df = mine
+                keep = [k for k, d in enumerate(ids) if d in wanted] if len(ids) <= 8 * len(docs) else _at(ids, docs)
+                if len(keep) < len(ids):
+                    mine = ([ids[k] for k in keep], [weights[k] for k in keep], [values[k] for k in keep], df)
             return _ReadTerm(Q.Term(fieldname, text, boost=boost), mine, scores, base)
 
         def swap(q: Q.Query) -> Q.Query:
@@ -860,6 +871,18 @@ class _Candidates:
             return q
 
         return walk(q)
+
+
+def _at(ids: list[int], docs: list[int]) -> list[int]:
+    """Indexes in sorted `ids` of the sorted `docs` it holds."""
+    out, lo = [], 0
+    for d in docs:
+        lo = bisect.bisect_left(ids, d, lo)
+        if lo == len(ids):
+            break
+        if ids[lo] == d:
+            out.append(lo)
+    return out
 
 
 def _terms_in(q: Q.Query) -> int:

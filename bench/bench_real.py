@@ -11,13 +11,17 @@ so the numbers are the ones a user gets. Per file:
 
 - DER, frame-based (10 ms), no collar, optimal one-to-one speaker mapping
   (Hungarian), scored inside the UEM when there is one. The hypothesis is the
-  saved transcript's speaker turns (`Transcript.turns()`: consecutive segments
-  of one speaker joined across pauses under `TURN_PAUSE_S`), as the reference
-  RTTM marks a turn from its first to its last word. Where
+  saved transcript's speaker turns including overlaps
+  (`Transcript.turns_with_overlaps()`: consecutive segments of one speaker
+  joined across pauses under `TURN_PAUSE_S`, as the reference RTTM marks a
+  turn from its first to its last word, plus `Transcript.overlaps`, the second
+  speakers where two talk at once). Where
   reference speakers overlap each one counts (a frame with two reference
   speakers and one hypothesis speaker is at least one missed speaker).
 - its parts: missed speech, false alarm, speaker confusion;
-- speakers found (distinct labels on the segments) against the reference's;
+- speakers found (distinct labels of those turns) against the reference's;
+- overlap: the share of reference speech where two or more reference speakers
+  talk at once, and the seconds of `Transcript.overlaps`;
 - a diagnostic: the DER of the diarizer's own turns (before any word is
   placed on them), to tell the speaker stage's errors from the words';
 - the share of reference speech time covered by transcript words: a frame is
@@ -126,6 +130,13 @@ def der(reference: list[Turn], hypothesis: list[Turn], uem=None, duration: float
             "ref_speech_s": total * FRAME, "speakers_found": len(hyp_names)}  # fmt: skip
 
 
+def overlap_share(reference: list[Turn], uem=None) -> float:
+    """Share of reference speech frames where two or more reference speakers talk."""
+    n = int(np.ceil(max([t[1] for t in reference] + [b for _a, b in uem or []]) / FRAME)) + 1
+    count = _activity(reference, n)[0].sum(axis=1)[_scored(n, uem)]
+    return float((count >= 2).sum() / max(1, (count >= 1).sum()))
+
+
 def word_runs(words: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Words joined across pauses shorter than a turn's (TURN_PAUSE_S)."""
     runs: list[list[float]] = []
@@ -180,6 +191,8 @@ class Row:
     wer_default: float | None = None
     extra: dict = field(default_factory=dict)
     der_turns: float | None = None  # the diarizer's own turns
+    ref_overlap: float | None = None  # share of reference speech with two or more speakers at once
+    overlap_s: float | None = None  # seconds of second speakers in the transcript (Transcript.overlaps)
 
 
 def group_of(path: Path) -> str:
@@ -223,10 +236,12 @@ def measure(files: list[Path], with_wer: bool) -> list[Row]:
             if result.status != "done":
                 raise SystemExit(f"{path.name}: ingest {result.status}: {result.error}")
             transcript = library.load_transcript(result.video_id)
-            hypothesis = [(t.start, t.end, t.speaker or "?") for t in transcript.turns()]
+            hypothesis = [(t.start, t.end, t.speaker or "?") for t in transcript.turns_with_overlaps()]
             words = word_runs([(w.start, w.end) for w in transcript.words])
             row = Row(path.name, group_of(path), der(reference, hypothesis, uem, transcript.duration),
                       len({t[2] for t in reference}), word_coverage(reference, words, uem), seconds)  # fmt: skip
+            row.ref_overlap = overlap_share(reference, uem)
+            row.overlap_s = round(sum(o.end - o.start for o in transcript.overlaps), 2)
             if seen:
                 own = [(t.start, t.end, t.label) for t in seen[-1]]
                 row.der_turns = der(reference, own, uem, transcript.duration)["der"]
@@ -243,17 +258,30 @@ def _pct(x: float | None) -> str:
     return "" if x is None else f"{100 * x:.1f} %"
 
 
+def _overlap(r: Row) -> str:
+    return "" if r.ref_overlap is None else f"{_pct(r.ref_overlap)} / {r.overlap_s:.1f} s"
+
+
+def _overlap_mean(part: list[Row]) -> str:
+    known = [r for r in part if r.ref_overlap is not None]
+    if not known:
+        return ""
+    return f"{_pct(float(np.mean([r.ref_overlap for r in known])))} / {sum(r.overlap_s for r in known):.1f} s"
+
+
 def table(rows: list[Row]) -> str:
     head = ("| file | DER | miss | false alarm | confusion | speakers found / true | words cover speech "
-            "| WER ingest | WER faster-whisper defaults | DER of the diarizer's turns |")  # fmt: skip
-    lines = [head, "|" + " --- |" * 10]
+            "| WER ingest | WER faster-whisper defaults | DER of the diarizer's turns "
+            "| overlap: reference share / detected |")  # fmt: skip
+    lines = [head, "|" + " --- |" * 11]
     for group in ("mosaic", "ami", "synthetic"):
         part = [r for r in rows if r.group == group]
         for r in part:
             d = r.der
             lines.append(f"| {r.name} | {_pct(d['der'])} | {_pct(d['miss'])} | {_pct(d['false_alarm'])} "
                          f"| {_pct(d['confusion'])} | {d['speakers_found']} / {r.ref_speakers} | {_pct(r.coverage)} "
-                         f"| {_pct(r.wer_ingest)} | {_pct(r.wer_default)} | {_pct(r.der_turns)} |")  # fmt: skip
+                         f"| {_pct(r.wer_ingest)} | {_pct(r.wer_default)} | {_pct(r.der_turns)} "
+                         f"| {_overlap(r)} |")  # fmt: skip
         if part:
             m = {k: float(np.mean([r.der[k] for r in part])) for k in ("der", "miss", "false_alarm", "confusion")}
             right = sum(r.der["speakers_found"] == r.ref_speakers for r in part)
@@ -267,7 +295,8 @@ def table(rows: list[Row]) -> str:
                          f"| {_pct(float(np.mean([r.coverage for r in part])))} "
                          f"| {_pct(float(np.mean(wers))) if wers else ''} "
                          f"| {_pct(float(np.mean(wers_d))) if wers_d else ''} "
-                         f"| {_pct(float(np.mean(own))) if own else ''} |")  # fmt: skip
+                         f"| {_pct(float(np.mean(own))) if own else ''} "
+                         f"| {_overlap_mean(part)} |")  # fmt: skip
     return "\n".join(lines)
 
 

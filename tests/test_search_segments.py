@@ -96,6 +96,36 @@ def test_the_same_results_whatever_the_segment_count(split_and_merged):
     assert "fuzzy" in {h.match for h in search(split, "goverment~").hits}
 
 
+def test_postings_read_from_the_segment_files_answer_alike_whatever_the_segment_count(split_and_merged, monkeypatch):
+    """Several words in the exact tiers and every tolerant tier are found, scored and highlighted from the
+    postings read from the mapped segment files (termdict.TermProbe.postings); one segment per video and one
+    merged segment give the same hits, tiers, times and highlights."""
+    from index import termdict
+
+    read: list[tuple[str, str]] = []
+    postings = termdict.TermProbe.postings
+
+    def spy(self, fieldname, text):
+        read.append((fieldname, text))
+        return postings(self, fieldname, text)
+
+    monkeypatch.setattr(termdict.TermProbe, "postings", spy)
+    split, merged = split_and_merged
+    several = [
+        ("tax AND relief", {}), ('"tax relief" NOT small', {}), ("harbour AND the", {"limit": 1}),
+        ('"harbour budget"', {"exact": True}), ("tax AND reliefs AND said", {}), ("Skolkavo", {"limit": 2}),
+        ("Kittiwake OR Belarusian", {}), ("harbour NOT budget", {"speaker": "Jane Doe"}),
+    ]  # fmt: skip
+    for q, kw in QUERIES + several:
+        read.clear()
+        one, many = _answer(merged, q, kw), _answer(split, q, kw)
+        assert one == many, (q, kw)
+        if q in ("tax AND relief", "Skolkavo", '"tax relief" NOT small'):
+            assert read, q  # answered from the postings read, not whoosh's own lookups
+    hits = search(split, "tax AND relief").hits
+    assert [h.matched_text for h in hits] and all(h.matched_text for h in hits)
+
+
 def test_fuzzy_words_are_found_in_every_segment(split_and_merged):
     split, merged = split_and_merged
     for d in split_and_merged:

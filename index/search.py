@@ -593,6 +593,7 @@ class _Candidates:
         # document frequency; None when whoosh read them (then whoosh scores it too)
         self._postings: dict[tuple[str, str], tuple[list[tuple[int, int, termdict.Postings]], int] | None] = {}
         self._term_scores: dict[tuple[str, str], dict[int, float] | None] = {}
+        self._docs: dict[int, tuple[Q.Query, set[int] | None]] = {}  # id(query) -> (query, docs)
         self._pool: set[int] = set()
 
     def search(self, q: Q.Query, want: int | None, seen: set[int]) -> list[tuple[int, float]] | None:
@@ -802,11 +803,20 @@ class _Candidates:
         return out
 
     def docs(self, q: Q.Query) -> set[int] | None:
-        """Segments that may match `q` (all that do, perhaps more), or None for "any"."""
+        """Segments that may match `q` (all that do, perhaps more), or None for "any"; the same set
+        object for the same query object during a search (not to be changed by the caller)."""
         if q is Q.NullQuery:
             return set()
         if isinstance(q, Q.Term):
             return self.term_docs(q.fieldname, q.text)
+        known = self._docs.get(id(q))
+        if known is not None and known[0] is q:  # a tier's query is walked again to score and prune it
+            return known[1]
+        docs = self._compound_docs(q)
+        self._docs[id(q)] = (q, docs)
+        return docs
+
+    def _compound_docs(self, q: Q.Query) -> set[int] | None:
         if isinstance(q, querymod.UnlessOrdinary):
             return set() if q.ordinary(self.searcher.reader()) else self.docs(q.child)
         if isinstance(q, Q.Or | Q.DisjunctionMax):

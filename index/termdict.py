@@ -160,9 +160,16 @@ class TermProbe:
         while True:
             length = _BLOCKLEN.unpack_from(buf, pos)[0]
             following = pos + _BLOCKLEN.size + abs(length)
-            block = io.BytesIO(buf[pos + _BLOCKLEN.size : following])
-            count, _maxid, _maxweight, compression, _mnlen, _mxlen = pickle.load(block)
-            raw = block.read()
+            block = buf[pos + _BLOCKLEN.size : following]
+            info = pickle.loads(block)  # the block's header; the data follows it
+            count, _maxid, _maxweight, compression, _mnlen, _mxlen = info
+            size = _pickled_size(info)
+            if block[size - 3 : size] == b"q\x00.":
+                raw = block[size:]
+            else:  # pickled otherwise: let pickle find where it ends
+                header = io.BytesIO(block)
+                pickle.load(header)
+                raw = header.read()
             bids, bweights, bvalues = pickle.loads(zlib.decompress(raw) if compression else raw)
             ids.extend(accumulate(bids))  # whoosh's delta_decode
             values.extend(bvalues)
@@ -191,6 +198,24 @@ class TermProbe:
         if not isinstance(lengths, bytes):
             raise Unreadable(fieldname)
         return lengths
+
+
+def _pickled_size(info: tuple) -> int:
+    """Bytes of a block header as whoosh pickles it (protocol 2: a tuple of ints and a float, memoized
+    once); postings() checks the end it finds."""
+    size = 2 + 1 + 1 + 2 + 1  # PROTO 2, MARK, TUPLE, BINPUT 0, STOP
+    for v in info:
+        if isinstance(v, float):
+            size += 9
+        elif v is None:
+            size += 1
+        elif 0 <= v <= 0xFF:
+            size += 2
+        elif 0 <= v <= 0xFFFF:
+            size += 3
+        else:
+            size += 5
+    return size
 
 
 class _Always:

@@ -9,6 +9,11 @@ mapping (Hungarian). The reference speaks from each RTTM turn's start to its
 end, except for the pauses inside turns that truth.json lists under "pauses":
 those are neither speech nor silence and are left out of the score.
 
+The encoder cost: the CPU seconds the speaker encoder (features and
+network, nothing else) spends on the same speech regions, CAM++ (the
+diarizer's) against resemblyzer (the encoder before it), in alternating
+rounds of this one process; a ratio, since the machine is shared.
+
 The memory check runs diarize_file (which streams the audio from ffmpeg) in
 a child process on the audio once and on N passes of it at slightly
 different tempos, and compares the peak RSS of the two.
@@ -42,6 +47,46 @@ def _frames(turns, n: int) -> np.ndarray:
     for start, end, who in turns:
         lab[int(round(start / FRAME)) : int(round(end / FRAME))] = names.index(who)
     return lab, names
+
+
+class _Timed:
+    """An encoder whose `features` and `embed` add their process CPU time to `used`."""
+
+    def __init__(self, encoder):
+        self.encoder, self.dim, self.name, self.used = encoder, encoder.dim, encoder.name, 0.0
+
+    def _run(self, fn, *args):
+        t = time.process_time()
+        try:
+            return fn(*args)
+        finally:
+            self.used += time.process_time() - t
+
+    def features(self, samples):
+        return self._run(self.encoder.features, samples)
+
+    def embed(self, regions):
+        return self._run(self.encoder.embed, regions)
+
+
+def encoder_cpu(audio: np.ndarray, names=("campplus", "resemblyzer"), rounds: int = 2) -> dict[str, float]:
+    """Median CPU seconds each encoder spends embedding the diarizer's windows of `audio` (VAD excluded)."""
+    from pipeline.speakers.diarize import _Analysis
+    from pipeline.speakers.embed import WindowEmbedder, get_encoder
+
+    spent: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(rounds):
+        for name in names:
+            timed = _Timed(get_encoder(name))
+            analysis = _Analysis()
+            analysis.embedder = WindowEmbedder(encoder=name)
+            analysis.embedder.encoder = timed
+            step = 30 * 16000
+            for at in range(0, len(audio), step):
+                analysis.feed(audio[at : at + step])
+            analysis.finish()
+            spent[name].append(timed.used)
+    return {n: float(np.median(v)) for n, v in spent.items()}
 
 
 def der(reference, hypothesis, excluded=(), duration: float | None = None) -> dict:
@@ -129,6 +174,7 @@ def main() -> int:
     ap.add_argument("--truth", type=Path)
     ap.add_argument("--tile", type=int, default=10, help="passes of the audio for the memory check")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-encoders", action="store_true", help="skip the CAM++ / resemblyzer CPU comparison")
     ap.add_argument("--json", action="store_true", help="print one JSON line instead of a report")
     args = ap.parse_args()
     stem = args.media.with_suffix("")
@@ -189,6 +235,10 @@ def main() -> int:
         "forced_4_gives": forced[4],
         "mapping": score["mapping"],
     }
+    if not args.no_encoders:
+        cpu = encoder_cpu(audio)
+        report["encoder_cpu_s"] = {k: round(v, 2) for k, v in cpu.items()}
+        report["encoder_cpu_ratio"] = round(cpu["campplus"] / max(cpu["resemblyzer"], 1e-9), 2)
     if not args.no_memory:
         one = _peak_rss_child(args.media, 1)
         many = _peak_rss_child(args.media, args.tile)
@@ -216,6 +266,12 @@ def main() -> int:
     print(f"speakers found   {found} without a hint (reference: {n_ref})")
     print(f"num_speakers=2   -> {forced[2]} speakers; num_speakers=4 -> {forced[4]} speakers")
     print(f"mapping          {score['mapping']}")
+    if "encoder_cpu_s" in report:
+        c = report["encoder_cpu_s"]
+        print(
+            f"encoder CPU      CAM++ {c['campplus']:.2f} s, resemblyzer {c['resemblyzer']:.2f} s for the same "
+            f"windows ({report['encoder_cpu_ratio']:.2f}x; median of alternating rounds, VAD excluded)"
+        )
     if "memory" in report:
         m = report["memory"]
         for key in ("1x", f"{args.tile}x"):

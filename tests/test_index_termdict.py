@@ -167,3 +167,29 @@ def test_postings_of_a_segment_not_compounded(tmp_path):
         for t in terms:
             assert probe.postings(schema.SOUND, t)[0] == list(leaf.postings(schema.SOUND, t).all_ids()), t
         assert len(terms) > 20
+
+
+def test_postings_within_some_documents_decode_only_their_blocks(tmp_path):
+    """A term in 1,000 documents (8 blocks of whoosh's 128): asked for a few documents, the postings
+    hold all of theirs and fewer blocks' worth; asked for none of a segment's, nothing is decoded."""
+    from whoosh import index
+    from whoosh.fields import TEXT, Schema
+
+    ix = index.create_in(tmp_path, Schema(t=TEXT(phrase=True)))
+    w = ix.writer()
+    for i in range(1000):
+        w.add_document(t=f"harbour w{i % 7}")
+    w.commit()
+    with ix.searcher() as s:
+        leaf = s.reader()
+        probe = termdict.TermProbe(leaf)
+        every = probe.postings("t", "harbour")
+        assert every[0] == list(leaf.postings("t", "harbour").all_ids()) and every[3] == 1000
+        for within in ([3, 5], [130, 900], [999], [0, 500, 999], list(range(0, 1000, 50))):
+            ids, weights, values, df = probe.postings("t", "harbour", within)
+            assert set(within) <= set(ids) and df == 1000
+            assert len(ids) <= 128 * len(within) < 1000 or len(within) >= 8
+            m = leaf.postings("t", "harbour")
+            m.skip_to(ids[0])
+            assert (m.id(), m.value()) == (ids[0], values[0])
+        assert probe.postings("t", "harbour", [])[0] == []

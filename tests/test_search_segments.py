@@ -105,9 +105,9 @@ def test_postings_read_from_the_segment_files_answer_alike_whatever_the_segment_
     read: list[tuple[str, str]] = []
     postings = termdict.TermProbe.postings
 
-    def spy(self, fieldname, text):
+    def spy(self, fieldname, text, within=None):
         read.append((fieldname, text))
-        return postings(self, fieldname, text)
+        return postings(self, fieldname, text, within)
 
     monkeypatch.setattr(termdict.TermProbe, "postings", spy)
     split, merged = split_and_merged
@@ -115,6 +115,7 @@ def test_postings_read_from_the_segment_files_answer_alike_whatever_the_segment_
         ("tax AND relief", {}), ('"tax relief" NOT small', {}), ("harbour AND the", {"limit": 1}),
         ('"harbour budget"', {"exact": True}), ("tax AND reliefs AND said", {}), ("Skolkavo", {"limit": 2}),
         ("Kittiwake OR Belarusian", {}), ("harbour NOT budget", {"speaker": "Jane Doe"}),
+        ("Skolkavo", {"video": "v4"}), ("harbor~", {"speaker": "Omar Haddad"}), ("tax AND relief", {"video": "v1"}),
     ]  # fmt: skip
     for q, kw in QUERIES + several:
         read.clear()

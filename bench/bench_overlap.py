@@ -158,13 +158,14 @@ def cost(path: Path, rounds: int = 3) -> str:
 
 def der_rows(rows: list[dict]) -> str:
     """The diarizer's turns, alone and with overlap turns (local speakers matched, or nearest only)."""
-    from pipeline.speakers.diarize import diarize_stream
-    from pipeline.speakers.overlap import overlap_turns
+    from pipeline.speakers.diarize import Turn, diarize_stream
+    from pipeline.speakers.overlap import merged_voices, overlap_turns, with_merged_voices
 
     lines = [
         "| file | overlap in reference | overlap turns added | DER diarizer | miss | DER + overlaps (matched) | miss "
-        "| confusion | DER + overlaps (nearest only) | speakers found / with overlaps / true |",
-        "|" + " --- |" * 10,
+        "| confusion | DER + overlaps (nearest only) | speakers found / with overlaps / true "
+        "| merged voices split out | DER + split + overlaps | speakers found then |",
+        "|" + " --- |" * 13,
     ]
     sums: dict[str, list] = {}
     for r in rows:
@@ -177,19 +178,26 @@ def der_rows(rows: list[dict]) -> str:
         d1 = der(r["ref"], plain + matched, r["uem"], duration)
         d2 = der(r["ref"], plain + nearest, r["uem"], duration)
         true = len({t[2] for t in r["ref"]})
+        spans = merged_voices(r["seg"], turns)
+        split = with_merged_voices(turns, spans, Turn)
+        both = [(t.start, t.end, t.label) for t in split] + overlap_turns(r["seg"], split)
+        d3 = der(r["ref"], both, r["uem"], duration)
         group = "ami" if r["name"].startswith("ami") else "real" if r["name"].startswith("real") else "htp"
-        sums.setdefault(group, []).append((d0["der"], d1["der"], d2["der"], d0["speakers_found"] >= 2,
-                                           d1["speakers_found"] >= 2))  # fmt: skip
+        found = [d["speakers_found"] >= 2 for d in (d0, d1, d3)]
+        sums.setdefault(group, []).append((d0["der"], d1["der"], d2["der"], found[0], found[1], d3["der"], found[2]))
         lines.append(
             f"| {r['name']} | {pct(r['ref_overlap'])} | {sum(b - a for a, b, _ in matched):.1f} s | {pct(d0['der'])} "
             f"| {pct(d0['miss'])} | {pct(d1['der'])} | {pct(d1['miss'])} | {pct(d1['confusion'])} | {pct(d2['der'])} "
-            f"| {d0['speakers_found']} / {d1['speakers_found']} / {true} |"
+            f"| {d0['speakers_found']} / {d1['speakers_found']} / {true} | {sum(b - a for a, b in spans):.1f} s "
+            f"| {pct(d3['der'])} | {d3['speakers_found']} |"
         )
         print(f"  {r['name']}: {matched}", file=sys.stderr, flush=True)
     for group, v in sums.items():
         m = np.mean(v, axis=0)
         two = f"{int(sum(x[3] for x in v))} / {int(sum(x[4] for x in v))} of {len(v)}"
-        lines.append(f"| **mean {group}** | | | {pct(m[0])} | | {pct(m[1])} | | | {pct(m[2])} | >= 2 found {two} |")
+        two3 = int(sum(x[6] for x in v))
+        lines.append(f"| **mean {group}** | | | {pct(m[0])} | | {pct(m[1])} | | | {pct(m[2])} | >= 2 found {two} "
+                     f"| | {pct(m[5])} | >= 2 found {two3} |")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -45,7 +45,7 @@ from ..options import MAX_SPEAKERS
 from .assign import assign_speakers
 from .cluster import Items, cluster
 from .embed import FIND, LABEL, WindowEmbedder
-from .overlap import overlap_turns
+from .overlap import merged_voices, overlap_turns, with_merged_voices
 from .segmentation import Segmenter
 from .vad import SpeechDetector
 
@@ -291,9 +291,12 @@ def diarize_stream(
             centroids = _find_speakers(vectors, spans, keep, bounds)
             labels = _label(vectors, lab, region_of, piece_of, centroids)
     turns = _turns(emb.piece_spans, spans[lab], piece_of[lab], labels)
+    seg = segmenter.finish() if segmenter is not None else None
+    if seg is not None:  # a voice the clustering merged into another's turns is a speaker of its own
+        turns = with_merged_voices(turns, merged_voices(seg, turns), Turn)
     out = Turns(turns, _voices(turns, spans[lab], vectors[lab]))
-    if segmenter is not None:
-        out.overlaps = overlap_turns(segmenter.finish(), out)
+    if seg is not None:
+        out.overlaps = overlap_turns(seg, out)
     if progress:
         progress(1.0)
     return out

@@ -206,3 +206,64 @@ def add_overlaps(transcript: Transcript, turns: Any) -> None:
             transcript.speakers.append(Speaker(label=name))
         out.append(Overlap(start, end, name))
     transcript.overlaps = out
+
+
+# -- voices the clustering merged ---------------------------------------------------------------
+# In a short recording a second person who talks for a second or two is heard in too few
+# windows for the clustering to split off (see cluster.py); the segmentation model, which
+# hears a 10-s window at once, tells the two voices apart. Such a local speaker, heard alone
+# for MIN_SPLIT_S inside the turns of a speaker another local speaker of the same window
+# already is, gets those stretches as a speaker of its own (one new speaker per recording).
+MIN_SPLIT_S = 1.0
+
+
+def merged_voices(seg: Segmentation, turns: Sequence[_TurnLike]) -> list[tuple[float, float]]:
+    """Spans where, in some window, a local speaker talks alone for >= MIN_SPLIT_S inside the turns
+    of a diarizer speaker that another local speaker of that window already is: one voice the
+    clustering took for another's."""
+    labels = list(dict.fromkeys(t.label for t in sorted(turns, key=lambda t: t.start)))
+    n = len(seg.speech)
+    if not n or not len(seg.local) or not labels:
+        return []
+    owner = _owner(turns, labels, n)
+    mapped = _match(seg, owner, len(labels))
+    out = np.zeros(n, bool)
+    for w, at in enumerate(seg.window_frame):
+        b = min(n, at + FRAMES)
+        if b <= at:
+            continue
+        active = seg.local[w, : b - at].astype(np.float32) >= ACTIVE
+        solo = active & (active.sum(axis=1) == 1)[:, None]
+        own = owner[at:b]
+        for k in range(active.shape[1]):
+            if mapped[w, k] >= 0 or solo[:, k].sum() * HOP_S < MIN_SPLIT_S:
+                continue
+            held = own[solo[:, k] & (own >= 0)]
+            if not held.size:
+                continue
+            g = int(np.bincount(held).argmax())
+            if g in mapped[w] and (held == g).sum() * HOP_S >= MIN_SPLIT_S:
+                out[at:b] |= solo[:, k] & (own == g)
+    spans = []
+    for a, b in _runs(out):
+        if (b - a) * HOP_S >= MIN_OVERLAP_S:
+            spans.append(
+                (float(Segmentation.frame_time(a) - HOP_S / 2), float(Segmentation.frame_time(b - 1) + HOP_S / 2))
+            )
+    if sum(b - a for a, b in spans) < MIN_SPLIT_S:
+        return []
+    return [(round(a, 3), round(b, 3)) for a, b in spans]
+
+
+def with_merged_voices(turns: Sequence[_TurnLike], spans: list[tuple[float, float]], make) -> list:
+    """The turns with `spans` cut out of them and given to one new speaker (`make(start, end, label)`)."""
+    labels = list(dict.fromkeys(t.label for t in turns))
+    extra = f"SPEAKER_{len(labels) + 1}"
+    out = []
+    for t in turns:
+        pieces = [(t.start, t.end)]
+        for a, b in spans:
+            pieces = [p for s, e in pieces for p in ((s, min(e, a)), (max(s, b), e)) if p[1] - p[0] > 1e-3]
+        out += [make(s, e, t.label) for s, e in pieces]
+        out += [make(max(a, t.start), min(b, t.end), extra) for a, b in spans if min(b, t.end) - max(a, t.start) > 1e-3]
+    return sorted(out, key=lambda x: x.start)

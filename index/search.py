@@ -261,7 +261,7 @@ def _tiered_hits(
         if found is None:
             results = searcher.search(q, limit=want, filter=candidates.allowed(), mask=set(seen) if seen else None)
             found = [(r.docnum, r.score) for r in results]
-            spans = _spans(searcher, querymod.positive(q), [d for d, _ in found])
+            spans = _spans(searcher, querymod.positive(q), [d for d, _ in found], candidates.page_terms)
         else:
             docs = [d for d, _ in found]
             spans = _spans(searcher, candidates.prune(querymod.positive(q), set(docs)), docs, candidates.read_terms)
@@ -761,6 +761,8 @@ class _Candidates:
         def read(fieldname: str, text: str, boost: float = 1.0) -> _ReadTerm | None:
             posts = self._postings.get((fieldname, text))
             scores = self.term_scores(fieldname, text) if scoring and posts is not None else None
+            if posts is None and not scoring and (fieldname, text) not in self._terms:
+                return self._page_term(fieldname, text, boost, base, docs)
             if posts is None or (scoring and scores is None):
                 return None
             mine = next((p for _i, b, p in posts[0] if b == base), None)
@@ -782,6 +784,26 @@ class _Candidates:
             return q if q.is_leaf() else q.apply(swap)
 
         return swap(q)
+
+    def page_terms(self, q: Q.Query, base: int, docs: list[int]) -> Q.Query:
+        """`q` with its terms matched from the blocks of their postings that hold `docs` (sorted, the
+        numbers in the segment starting at document `base`), for the matched words of a page of hits
+        whoosh found: whoosh stepped through the block headers of a word like "the" one small read at
+        a time to reach hits spread over the archive."""
+        return self.read_terms(q, base, docs)
+
+    def _page_term(self, fieldname: str, text: str, boost: float, base: int, docs: list[int]) -> _ReadTerm | None:
+        reader = self.searcher.reader()
+        if self._probes is None:
+            self._probes = termdict.probes(reader, self._derived)
+        i = next((i for i, (_leaf, b) in enumerate(reader.leaf_readers()) if b == base), None)
+        if i is None:
+            return None
+        try:
+            got = self._probes[i].postings(fieldname, text, docs)
+        except termdict.Unreadable:
+            return None  # whoosh looks it up
+        return _ReadTerm(Q.Term(fieldname, text, boost=boost), got, None, base)
 
     def _within(self, i: int, base: int, leaf: IndexReader) -> list[int] | None:
         """The filter's segments in segment `i` (its own numbers, sorted), None without a filter: with one,

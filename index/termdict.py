@@ -53,6 +53,7 @@ _EXTENT = struct.Struct("!qi")  # postings offset and length after it (pack_long
 _BLOCKLEN = struct.Struct("!i")
 _MAGIC = b"W3Bl"  # whoosh3.WHOOSH3_HEADER_MAGIC
 _FIELD_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
+_HEADER = 64  # bytes enough for a block's pickled header (six numbers); pickle reads no further than its end
 SMALL = 48  # postings scored in Python below this many, with numpy from it (the same doubles)
 
 
@@ -164,9 +165,8 @@ class TermProbe:
         after = -1  # the last document of the blocks before
         while True:
             length = _BLOCKLEN.unpack_from(buf, pos)[0]
-            following = pos + _BLOCKLEN.size + abs(length)
-            block = buf[pos + _BLOCKLEN.size : following]
-            info = pickle.loads(block)  # the block's header; the data follows it
+            start, following = pos + _BLOCKLEN.size, pos + _BLOCKLEN.size + abs(length)
+            info = pickle.loads(buf[start : min(start + _HEADER, following)])  # the block's header, data after it
             count, maxid, _maxweight, compression, _mnlen, _mxlen = info
             if within is not None:  # the document frequency is still the whole segment's (BM25's idf)
                 k = bisect.bisect_right(within, after)
@@ -179,10 +179,10 @@ class TermProbe:
                     pos = following
                     continue
             size = _pickled_size(info)
-            if block[size - 3 : size] == b"q\x00.":
-                raw = block[size:]
+            if buf[start + size - 3 : start + size] == b"q\x00.":
+                raw = buf[start + size : following]
             else:  # pickled otherwise: let pickle find where it ends
-                header = io.BytesIO(block)
+                header = io.BytesIO(buf[start:following])
                 pickle.load(header)
                 raw = header.read()
             bids, bweights, bvalues = pickle.loads(zlib.decompress(raw) if compression else raw)

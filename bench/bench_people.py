@@ -155,7 +155,7 @@ def main() -> int:
         score(lib, noisy, SHARED / "htp_noisy.rttm", "htp", rows, outcome)
         reverse_htp(lib, interview, noisy, rows, outcome)
 
-    print(f"\nthreshold {THRESHOLD} (cosine of resemblyzer d-vectors)\n")
+    print(f"\nthreshold {THRESHOLD} (cosine of CAM++ speaker embeddings)\n")
     print("| stage | video | speaker | is | known person | similarity | same person | >= threshold |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in sorted(rows, key=lambda r: (r["stage"], r["video"], r["speaker"], -r["similarity"])):

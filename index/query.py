@@ -94,10 +94,11 @@ class ParsedQuery:
         """
         exact = exact or self.n_words > MAX_TOLERANT_WORDS
         previous = None
+        sounds: dict[str, list[Q.Query]] = {}  # a word's sounds-alike queries, the same in both tolerant tiers
         for tier in TIERS:
             if exact and tier == "phonetic":
                 continue
-            q = rewrite(self.tree, tier, exact)
+            q = rewrite(self.tree, tier, exact, sounds)
             if q != previous:
                 yield tier, q
             previous = q
@@ -327,11 +328,18 @@ def _any(field: str, texts: tuple[str, ...]) -> Q.Query:
     return terms[0] if len(terms) == 1 else Q.Or(terms)
 
 
-def word_query(word: str, tier: str, exact: bool = False, fuzzy: tuple[int, int] | None = None) -> Q.Query:
+def word_query(
+    word: str,
+    tier: str,
+    exact: bool = False,
+    fuzzy: tuple[int, int] | None = None,
+    sounds: dict[str, list[Q.Query]] | None = None,
+) -> Q.Query:
     """What tier `tier` accepts for one query word.
 
     `fuzzy` is (maxdist, prefixlength) when the user wrote `word~`: then the
-    fuzzy tier uses their distance, even with `exact`.
+    fuzzy tier uses their distance, even with `exact`. `sounds` keeps each word's sounds-alike
+    queries for the next tier (hundreds of terms, built once per search).
     """
     if tier == "exact":
         return Q.Term(EXACT, word)
@@ -341,7 +349,12 @@ def word_query(word: str, tier: str, exact: bool = False, fuzzy: tuple[int, int]
     exact = exact or len(word) > MAX_TOLERANT_LETTERS  # no name is that long; its splits would cost seconds
     alts: list[Q.Query] = [stemmed]
     if not exact:
-        alts.extend(_sound_alternatives(word))
+        found = sounds.get(word) if sounds is not None else None
+        if found is None:
+            found = _sound_alternatives(word)
+            if sounds is not None:
+                sounds[word] = found
+        alts.extend(found)
     if tier == "fuzzy":
         if fuzzy is not None:
             alts.append(Q.FuzzyTerm(EXACT, word, maxdist=fuzzy[0], prefixlength=fuzzy[1]))
@@ -350,7 +363,7 @@ def word_query(word: str, tier: str, exact: bool = False, fuzzy: tuple[int, int]
     return alts[0] if len(alts) == 1 else Q.Or(alts)
 
 
-def rewrite(tree: Q.Query, tier: str, exact: bool = False) -> Q.Query:
+def rewrite(tree: Q.Query, tier: str, exact: bool = False, sounds: dict[str, list[Q.Query]] | None = None) -> Q.Query:
     """The query of one tier (see module docstring)."""
 
     def leaf(q: Q.Query, tier: str) -> Q.Query:
@@ -358,16 +371,16 @@ def rewrite(tree: Q.Query, tier: str, exact: bool = False) -> Q.Query:
             # whoosh fails on a prefix longer than the word; >3 edits matches noise, slowly
             fuzzy = (min(q.maxdist, MAX_USER_EDITS), min(q.prefixlength, len(q.text)))
             # The user asked for spellings alike: what is not the word itself is a fuzzy hit.
-            return word_query(q.text, "stem" if tier == "phonetic" else tier, exact, fuzzy=fuzzy)
+            return word_query(q.text, "stem" if tier == "phonetic" else tier, exact, fuzzy=fuzzy, sounds=sounds)
         if isinstance(q, Q.Term) and q.fieldname == EXACT:
-            wq = word_query(q.text, tier, exact)
+            wq = word_query(q.text, tier, exact, sounds=sounds)
             return wq if q.boost == wq.boost else wq.with_boost(q.boost)  # with_boost deep-copies a big tree
         if isinstance(q, Q.Phrase) and q.fieldname == EXACT:
             if tier == "exact":
                 return q
             if tier == "stem":
                 return Q.Phrase(TEXT_FIELD, [stem(w) for w in q.words], slop=q.slop, boost=q.boost)
-            parts = [word_query(w, tier, exact) for w in q.words]
+            parts = [word_query(w, tier, exact, sounds=sounds) for w in q.words]
             seq = Q.Sequence(parts, slop=q.slop, boost=q.boost)
             joined = [] if exact else _joined_alternatives(q.words)
             return Q.Or([seq, *joined]) if joined else seq

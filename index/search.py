@@ -595,6 +595,7 @@ class _Candidates:
         self._term_scores: dict[tuple[str, str], dict[int, float] | None] = {}
         self._docs: dict[int, tuple[Q.Query, set[int] | None]] = {}  # id(query) -> (query, docs)
         self._local: dict[int, list[int]] | None = None  # see _within
+        self._sizes: dict[int, tuple[Q.Query, int]] = {}  # id(query) -> (query, _terms_in)
         self._pool: set[int] = set()
 
     def search(self, q: Q.Query, want: int | None, seen: set[int]) -> list[tuple[int, float]] | None:
@@ -695,9 +696,11 @@ class _Candidates:
             if posts is not None:  # decoded from the values term_docs read, as whoosh's value_as does
                 decode = self.searcher.schema[t.fieldname].format.decode_as
                 for _i, base, (ids, _weights, values, _df) in posts[0]:
-                    for d, value in zip(ids, values, strict=True):
-                        if base + d in tdocs:
-                            out.setdefault(base + d, set()).update(decode("positions", value))
+                    if not ids:
+                        continue
+                    local = sorted(d - base for d in tdocs if base <= d <= base + ids[-1])
+                    for k in _at(ids, local):
+                        out.setdefault(base + ids[k], set()).update(decode("positions", values[k]))
                 continue
             for leaf, base in self.searcher.reader().leaf_readers():
                 ids = sorted(d - base for d in tdocs if base <= d < base + leaf.doc_count_all())
@@ -855,6 +858,13 @@ class _Candidates:
         self._docs[id(q)] = (q, docs)
         return docs
 
+    def _terms_in(self, q: Q.Query) -> int:
+        """_terms_in, once per query object during a search."""
+        known = self._sizes.get(id(q))
+        if known is None or known[0] is not q:
+            known = self._sizes[id(q)] = (q, _terms_in(q))
+        return known[1]
+
     def _compound_docs(self, q: Q.Query) -> set[int] | None:
         if isinstance(q, querymod.UnlessOrdinary):
             return set() if q.ordinary(self.searcher.reader()) else self.docs(q.child)
@@ -870,7 +880,7 @@ class _Candidates:
             kids = q.subqueries if not isinstance(q, Q.Phrase) else [Q.Term(q.fieldname, w) for w in q.words]
             # the part of fewest terms first: once nothing is left, the others' postings are never read
             common: set[int] | None = None
-            for kid in sorted(kids, key=_terms_in):
+            for kid in sorted(kids, key=self._terms_in):
                 docs = self.docs(kid)
                 if docs is None:  # a NOT inside: "any"
                     continue

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import bisect
 import copy
+import gc
 import heapq
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
@@ -144,7 +146,7 @@ def search(
     parsed = querymod.parse(query)
     if limit is not None and limit < 1:
         raise ValueError("limit must be at least 1")
-    with store.searching(index_dir) as cached:
+    with _collection_paused(), store.searching(index_dir) as cached:
         if cached is None:
             return SearchResult([], False, [], 0, speaker is None)
         searcher = cached.searcher
@@ -166,6 +168,24 @@ def search(
 
 
 # -- internals -------------------------------------------------------------
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Python's cycle collector off during a search, back on after (unless something else had it off).
+
+    A tolerant search allocates hundreds of thousands of short-lived objects (decoded posting
+    blocks, sets of segments), nearly all freed by reference counting when it ends; the collector
+    ran every few hundred allocations meanwhile, walking them all, a good share of a big archive's
+    search. Concurrent searches may overlap here: the last one to end with the collector found on
+    turns it back on."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _filter(sch: Schema, speaker: str | None, video: str | None, names: list[str] | None = None) -> Q.Query | None:

@@ -178,3 +178,18 @@ def test_incremental_ingests_keep_few_segments(tmp_path):
         add_transcript(ix, make_transcript(f"m{i}", [(0.0, "SPEAKER_1", f"harbour talk number{i}")]))
     assert _segments(ix) <= 4
     assert len(search(ix, "harbour", limit=None).hits) == 12
+
+
+def test_the_cycle_collector_is_back_as_it_was_after_a_search(split_and_merged):
+    import gc
+
+    split, _merged = split_and_merged
+    assert gc.isenabled()
+    search(split, "Skolkavo")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        search(split, "Skolkavo")
+        assert not gc.isenabled()  # an application that turned it off keeps it off
+    finally:
+        gc.enable()

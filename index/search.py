@@ -797,18 +797,29 @@ class _Candidates:
         wanted = set(docs)
 
         def read(fieldname: str, text: str, boost: float = 1.0) -> _ReadTerm | None:
-            posts = self._postings.get((fieldname, text))
-            scores = self.term_scores(fieldname, text) if scoring and posts is not None else None
-            if posts is None and not scoring and (fieldname, text) not in self._terms:
+            key = (fieldname, text)
+            posts = self._postings.get(key)
+            if posts is None and not scoring and key not in self._terms:
                 return self._page_term(fieldname, text, boost, base, docs)
-            if posts is None or (scoring and scores is None):
+            if posts is None or (scoring and key in self._term_scores and self._term_scores[key] is None):
                 return None
-            mine = next((p for _i, b, p in posts[0] if b == base), None)
+            here = next(((i, p) for i, b, p in posts[0] if b == base), None)
+            mine = None if here is None else here[1]
             if mine is not None:
                 ids, weights, values, df = mine
                 keep = [k for k, d in enumerate(ids) if d in wanted] if len(ids) <= 8 * len(docs) else _at(ids, docs)
                 if len(keep) < len(ids):
                     mine = ([ids[k] for k in keep], [weights[k] for k in keep], [values[k] for k in keep], df)
+            scores = self._term_scores.get(key) if scoring else None
+            if scoring and scores is None:  # scored here only where asked (a long list's other segments never)
+                scores = {}
+                if here is not None and mine is not None and mine[0]:
+                    try:
+                        lengths = self._probes[here[0]].field_lengths(fieldname)  # type: ignore[index]
+                        got = termdict.bm25_scores(self.searcher, fieldname, posts[1], mine[1], lengths, mine[0])
+                    except termdict.Unreadable:
+                        return None
+                    scores = dict(zip(map(base.__add__, mine[0]), got, strict=True))
             return _ReadTerm(Q.Term(fieldname, text, boost=boost), mine, scores, base)
 
         def swap(q: Q.Query) -> Q.Query:

@@ -662,6 +662,8 @@ class _Candidates:
             if all(d is not None for _, d in parts):
                 out: dict[int, float] = {}
                 for c, cdocs in parts:
+                    if cdocs.isdisjoint(docs):  # type: ignore[union-attr]
+                        continue
                     raw = self.term_scores(c.fieldname, c.text) if type(c) is Q.Term else None
                     if raw is not None:  # a term read from the segment files: its scores, in `docs`, added as is
                         get, boost = out.get, c.boost
@@ -811,7 +813,11 @@ class _Candidates:
                 if len(keep) < len(ids):
                     mine = ([ids[k] for k in keep], [weights[k] for k in keep], [values[k] for k in keep], df)
             scores = self._term_scores.get(key) if scoring else None
-            if scoring and scores is None:  # scored here only where asked (a long list's other segments never)
+            if scoring and scores is None and sum(len(p[0]) for _i, _b, p in posts[0]) <= 8 * len(docs) + 256:
+                scores = self.term_scores(fieldname, text)  # a short list: scored whole, once per search
+                if scores is None:
+                    return None
+            if scoring and scores is None:  # a long list scored only where asked (an AND of two common words)
                 scores = {}
                 if here is not None and mine is not None and mine[0]:
                     try:

@@ -72,6 +72,7 @@ def test_counts_speakers_without_a_hint(name, expected):
     assert len(labels) == expected, turns_of(name)
 
 
+@pytest.mark.slow  # several whole diarizations: the fast tier keeps the one-pass checks
 def test_three_voices_is_not_counted_as_two_or_four():
     # Both errors have a cause here: two of the three voices are the closest
     # pair (British male), and HOST's three short turns could split off.
@@ -84,13 +85,14 @@ def test_num_speakers_forces_the_count(k):
     assert len({t.label for t in turns_of("three_voices", num_speakers=k)}) == k
 
 
+@pytest.mark.slow  # several whole diarizations: the fast tier keeps the one-pass checks
 def test_bounds_clamp_the_estimate():
     assert len({t.label for t in turns_of("three_voices", max_speakers=2)}) == 2
     assert len({t.label for t in turns_of("two_voices", min_speakers=3)}) == 3
 
 
 # -- who speaks when ------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["two_voices", "three_voices"])
+@pytest.mark.parametrize("name", ["two_voices", pytest.param("three_voices", marks=pytest.mark.slow)])
 def test_words_get_the_right_speaker(name):
     segs, speakers = assign_speakers(truth_segments(name), list(turns_of(name)))
     words = [w for s in segs for w in s.words]
@@ -129,6 +131,7 @@ def test_same_input_same_labels():
     assert tuple(again) == turns_of("three_voices")
 
 
+@pytest.mark.slow  # several whole diarizations: the fast tier keeps the one-pass checks
 def test_streamed_file_matches_the_array():
     assert tuple(diarize_file(FIXTURES / "two_voices.mp4")) == turns_of("two_voices")
 

@@ -93,27 +93,12 @@ class TermProbe:
         """False only when the segment certainly has no such term."""
         if fieldname not in self._schema:
             return False
-        key = self._keycoder(fieldname, self._schema[fieldname].to_bytes(text))
-        keyhash = self._hashfn(key)
-        start, slots = self._tables[keyhash & 255]
-        if not slots:
-            return False
-        end = start + slots * _SLOT.size
-        pos = start + ((keyhash >> 8) % slots) * _SLOT.size
-        buf, base, unpack = self._buf, self._base, _SLOT.unpack_from
-        for _ in range(slots):
-            slothash, itempos = unpack(buf, base + pos)
-            if not itempos:
-                return False
-            if slothash == keyhash:
-                return True
-            pos += _SLOT.size
-            if pos == end:
-                pos = start
-        return False
+        return self._find(self._keycoder(fieldname, self._schema[fieldname].to_bytes(text)), exact=False) is not None
 
-    def _value(self, key: bytes) -> bytes | None:
-        """The hash table's value for `key` (filetables.HashReader.ranges_for_key), None when absent."""
+    def _find(self, key: bytes, exact: bool = True) -> int | None:
+        """Where `key`'s item starts in the hash table (filetables.HashReader.ranges_for_key), None when
+        absent; `exact=False` stops at the first slot with the key's hash (a term certainly absent or
+        maybe present, without reading the key)."""
         keyhash = self._hashfn(key)
         start, slots = self._tables[keyhash & 255]
         if not slots:
@@ -126,14 +111,25 @@ class TermProbe:
             if not itempos:
                 return None
             if slothash == keyhash:
-                keylen, datalen = _LENGTHS.unpack_from(buf, base + itempos)
+                if not exact:
+                    return itempos
+                keylen = _LENGTHS.unpack_from(buf, base + itempos)[0]
                 at = base + itempos + _LENGTHS.size
                 if keylen == len(key) and buf[at : at + keylen] == key:
-                    return buf[at + keylen : at + keylen + datalen]
+                    return itempos
             pos += _SLOT.size
             if pos == end:
                 pos = start
         return None
+
+    def _value(self, key: bytes) -> bytes | None:
+        """The hash table's value for `key`, None when absent."""
+        itempos = self._find(key)
+        if itempos is None:
+            return None
+        keylen, datalen = _LENGTHS.unpack_from(self._buf, self._base + itempos)
+        at = self._base + itempos + _LENGTHS.size + keylen
+        return self._buf[at : at + datalen]
 
     def postings(self, fieldname: str, text: str, within: list[int] | None = None) -> Postings | None:
         """(document numbers, weights, encoded values, document frequency) of a term in this segment,

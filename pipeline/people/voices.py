@@ -8,12 +8,12 @@ words fell in most.
 
 from __future__ import annotations
 
-import bisect
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ..transcript import Segment, Word
+from ..speakers.assign import label_votes
+from ..transcript import Segment
 from .store import Voice, as_vector
 
 
@@ -22,19 +22,9 @@ def transcript_voices(segments: Sequence[Segment], turns: Sequence[Any]) -> dict
     diarized = getattr(turns, "voices", None) or {}
     if not diarized:
         return {}
-    ordered = sorted(turns, key=lambda t: t.start)
-    starts = [t.start for t in ordered]
     votes: dict[str, Counter] = {}
-    for seg in segments:
-        for w in seg.words or [Word(seg.text, seg.start, seg.end, speaker=seg.speaker)]:
-            if not w.speaker:
-                continue
-            mid = (max(w.start, w.end - 0.4) + w.end) / 2
-            i = bisect.bisect_right(starts, mid) - 1
-            near = [t for t in ordered[max(0, i) : i + 2] if t.start - 0.5 <= mid <= t.end + 0.5]
-            if near:
-                turn = min(near, key=lambda t: max(t.start - mid, mid - t.end, 0.0))
-                votes.setdefault(w.speaker, Counter())[turn.label] += 1
+    for (label, turn_label), n in label_votes(segments, turns).items():
+        votes.setdefault(label, Counter())[turn_label] += n
     out: dict[str, Voice] = {}
     for label, counter in votes.items():
         turn_label = counter.most_common(1)[0][0]

@@ -13,6 +13,8 @@ a clip or a subtitle cut at the word's end would lose it.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -164,3 +166,26 @@ def assign_speakers(segments: list[Segment], turns: list[_TurnLike]) -> tuple[li
         for w in seg.words:
             w.speaker = names.get(w.speaker) if w.speaker else None
     return out, [Speaker(label=v) for v in names.values()]
+
+
+def label_votes(segments: Sequence[Segment], turns: Sequence[_TurnLike]) -> Counter[tuple[str, str]]:
+    """(transcript label, diarizer turn label) -> how many words of the one fall in a turn of the other.
+
+    Assigning words renumbers the diarizer's labels, so whatever diarization
+    computed per turn label (a voice, an overlap's second speaker) is carried
+    to the transcript through this count. A segment without words counts as one.
+    """
+    ordered = sorted(turns, key=lambda t: t.start)
+    starts = [t.start for t in ordered]
+    votes: Counter[tuple[str, str]] = Counter()
+    for seg in segments:
+        for w in seg.words or [Word(seg.text, seg.start, seg.end, speaker=seg.speaker)]:
+            if not w.speaker:
+                continue
+            mid = (max(w.start, w.end - TAIL_S) + w.end) / 2
+            i = bisect.bisect_right(starts, mid) - 1
+            near = [t for t in ordered[max(0, i) : i + 2] if t.start - 0.5 <= mid <= t.end + 0.5]
+            if near:
+                turn = min(near, key=lambda t: max(t.start - mid, mid - t.end, 0.0))
+                votes[w.speaker, turn.label] += 1
+    return votes

@@ -28,14 +28,14 @@ the turns of a speaker that another local speaker of the window already is.
 
 from __future__ import annotations
 
-import bisect
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..transcript import Overlap, Segment, Speaker, Transcript
+from .assign import label_votes
 from .segmentation import FRAME_HOP, FRAMES, Segmentation
 
 ACTIVE = 0.5  # a local speaker, or two at once, counts from this probability (the powerset's majority)
@@ -65,21 +65,28 @@ def _owner(turns: Sequence[_TurnLike], labels: list[str], n: int) -> np.ndarray:
     return owner
 
 
-def _match(seg: Segmentation, owner: np.ndarray, speakers: int) -> np.ndarray:
-    """(windows, 3): the diarizer's speaker each local speaker is, -1 for none."""
-    from scipy.optimize import linear_sum_assignment
-
+def _windows(
+    seg: Segmentation, owner: np.ndarray
+) -> Iterator[tuple[int, int, int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per window: (index, first frame, end frame, local speakers active, active alone, frame owners)."""
     n = len(owner)
-    mapped = np.full((len(seg.local), seg.local.shape[2] if len(seg.local) else 3), -1, int)
-    if not speakers:
-        return mapped
     for w, at in enumerate(seg.window_frame):
         b = min(n, at + FRAMES)
         if b <= at:
             continue
         active = seg.local[w, : b - at].astype(np.float32) >= ACTIVE
         solo = active & (active.sum(axis=1) == 1)[:, None]
-        own = owner[at:b]
+        yield w, at, b, active, solo, owner[at:b]
+
+
+def _match(seg: Segmentation, owner: np.ndarray, speakers: int) -> np.ndarray:
+    """(windows, 3): the diarizer's speaker each local speaker is, -1 for none."""
+    from scipy.optimize import linear_sum_assignment
+
+    mapped = np.full((len(seg.local), seg.local.shape[2] if len(seg.local) else 3), -1, int)
+    if not speakers:
+        return mapped
+    for w, _at, _b, _active, solo, own in _windows(seg, owner):
         held = np.stack([(solo & (own == g)[:, None]).sum(axis=0) for g in range(speakers)], axis=1)  # (3, G)
         for k, g in zip(*linear_sum_assignment(-held), strict=True):
             if held[k, g] * HOP_S >= MIN_MATCH_S and held[k, g] > 0.5 * held[k].sum():
@@ -158,19 +165,9 @@ def overlap_turns(seg: Segmentation, turns: Sequence[_TurnLike], match: bool = T
 # -- into the transcript --------------------------------------------------------------------
 def _label_map(segments: Sequence[Segment], turns: Sequence[_TurnLike]) -> dict[str, str]:
     """Diarizer label -> transcript label: the words' labels are the diarizer's, renumbered."""
-    ordered = sorted(turns, key=lambda t: t.start)
-    starts = [t.start for t in ordered]
     votes: dict[str, Counter] = {}
-    for seg in segments:
-        for w in seg.words:
-            if not w.speaker:
-                continue
-            mid = (max(w.start, w.end - 0.4) + w.end) / 2
-            i = bisect.bisect_right(starts, mid) - 1
-            near = [t for t in ordered[max(0, i) : i + 2] if t.start - 0.5 <= mid <= t.end + 0.5]
-            if near:
-                turn = min(near, key=lambda t: max(t.start - mid, mid - t.end, 0.0))
-                votes.setdefault(turn.label, Counter())[w.speaker] += 1
+    for (name, label), n in label_votes(segments, turns).items():
+        votes.setdefault(label, Counter())[name] += n
     out: dict[str, str] = {}
     for label, counter in sorted(votes.items(), key=lambda kv: -sum(kv[1].values())):
         for name, _n in counter.most_common():
@@ -232,13 +229,7 @@ def merged_voices(seg: Segmentation, turns: Sequence[_TurnLike]) -> list[tuple[f
     owner = _owner(turns, labels, n)
     mapped = _match(seg, owner, len(labels))
     out = np.zeros(n, bool)
-    for w, at in enumerate(seg.window_frame):
-        b = min(n, at + FRAMES)
-        if b <= at:
-            continue
-        active = seg.local[w, : b - at].astype(np.float32) >= ACTIVE
-        solo = active & (active.sum(axis=1) == 1)[:, None]
-        own = owner[at:b]
+    for w, at, b, active, solo, own in _windows(seg, owner):
         for k in range(active.shape[1]):
             if mapped[w, k] >= 0 or solo[:, k].sum() * HOP_S < MIN_SPLIT_S:
                 continue

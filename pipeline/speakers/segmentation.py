@@ -38,7 +38,7 @@ from media.audio import SAMPLE_RATE
 
 WINDOW_S = 10.0  # the model's training chunk
 WINDOW = int(WINDOW_S * SAMPLE_RATE)
-STEP_S = 5.0  # hop between windows: each frame is seen by 2 windows (2.5 s: twice the CPU, same turns on all but one AMI excerpt)
+STEP_S = 5.0  # hop between windows: each frame is seen by 2 (2.5 s: twice the CPU, same turns but on one file)
 BATCH = 8  # windows per forward pass
 FRAME_HOP = 270  # samples between output frames (SincNet stride 10, three max-pools of 3): 16.875 ms
 FRAME_SPAN = 991  # samples one output frame hears: 61.9 ms

@@ -67,6 +67,19 @@ def ingested(tmp_path_factory) -> Path:
     return lib
 
 
+@pytest.fixture(scope="session")
+def fw():
+    """The real faster-whisper engine on the packaged base weights, loaded once per test process."""
+    from pipeline.asr import load_engine
+
+    return load_engine("faster-whisper", "base")
+
+
+def timed_words(result) -> list[tuple[str, float, float]]:
+    """(word, start, end) of every word of a transcription result, in order."""
+    return [(w.word, w.start, w.end) for s in result.segments for w in s.words]
+
+
 def video_id(lib: Path, name: str) -> str:
     rows = json.loads(run_cli("list", "--json", library=lib).stdout)
     return next(r["video"] for r in rows if Path(r["path"]).name == name)

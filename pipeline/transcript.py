@@ -15,7 +15,8 @@ from typing import Any
 # 2: `dropped` (version 1 files read as having dropped nothing on record)
 # 3: a speaker's link to a known person (`person`, `state`, `similarity`; older files read as unlinked)
 # 4: `overlaps`, second speakers where two talk at once (older files read as having none)
-SCHEMA_VERSION = 4
+# 5: `wordless`, speech heard where no word was written, with its speaker (older files read as having none)
+SCHEMA_VERSION = 5
 SUGGESTED, CONFIRMED = "suggested", "confirmed"  # Speaker.state: matched by voice, or named/confirmed by the user
 # A speaker's pause shorter than this stays inside their turn: readers and interviewees
 # pause between sentences without giving up the floor.
@@ -88,6 +89,16 @@ class Overlap:
 
 
 @dataclass
+class Wordless:
+    """Speech the speaker model heard where the recognizer wrote no word (a far voice, a backchannel):
+    who spoke from when to when, so who-spoke-when does not stop where the words do."""
+
+    start: float  # seconds on the video's playback timeline
+    end: float
+    speaker: str  # speaker label, as on segments and words
+
+
+@dataclass
 class SpeakerTurn:
     """Who held the floor from when to when: consecutive segments of one speaker."""
 
@@ -109,6 +120,7 @@ class Transcript:
     speakers: list[Speaker] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)  # what the recognizer's guards left out, and why
     overlaps: list[Overlap] = field(default_factory=list)  # second speakers talking over the words' speaker
+    wordless: list[Wordless] = field(default_factory=list)  # speech heard with no words written, and its speaker
     sha256: str = ""
     glossary: list[str] = field(default_factory=list)
     created: str = ""
@@ -161,9 +173,10 @@ class Transcript:
         return out
 
     def turns_with_overlaps(self, max_pause_s: float | None = TURN_PAUSE_S) -> list[SpeakerTurn]:
-        """Who speaks when, everyone: `turns()` and a turn (with no segments) for each overlap,
-        in order of start. Two turns can overlap in time; this is what an RTTM or a DER holds."""
-        extra = [SpeakerTurn(o.start, o.end, o.speaker, []) for o in self.overlaps]
+        """Who speaks when, everyone: `turns()` and a turn (with no segments) for each overlap and
+        each stretch of speech without words, in order of start. Two turns can overlap in time;
+        this is what an RTTM or a DER holds."""
+        extra = [SpeakerTurn(o.start, o.end, o.speaker, []) for o in [*self.overlaps, *self.wordless]]
         return sorted(self.turns(max_pause_s) + extra, key=lambda t: (t.start, t.end))
 
     # -- serialisation ------------------------------------------------------
@@ -192,10 +205,11 @@ class Transcript:
         speakers = [Speaker(**s) for s in data.pop("speakers", [])]
         dropped = [Dropped(**d) for d in data.pop("dropped", [])]  # absent in version 1
         overlaps = [Overlap(**o) for o in data.pop("overlaps", [])]  # absent before version 4
+        wordless = [Wordless(**o) for o in data.pop("wordless", [])]  # absent before version 5
         data["schema_version"] = SCHEMA_VERSION
         known = {f for f in cls.__dataclass_fields__}
         rest = {k: v for k, v in data.items() if k in known}
-        return cls(segments=segments, speakers=speakers, dropped=dropped, overlaps=overlaps, **rest)
+        return cls(segments=segments, speakers=speakers, dropped=dropped, overlaps=overlaps, wordless=wordless, **rest)
 
     @classmethod
     def load(cls, path: Path) -> Transcript:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.transcript import SCHEMA_VERSION, Overlap, Segment, Speaker, Transcript, Word
+from pipeline.transcript import SCHEMA_VERSION, Overlap, Segment, Speaker, Transcript, Word, Wordless
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OVERLAP = (4.0, 6.2)  # where the fixture's two voices talk at once
@@ -103,6 +103,64 @@ def test_no_overlaps_no_change():
     assert t.overlaps == [] and len(t.speakers) == 2
 
 
+# -- speech without words (speakers.reconstruct, Transcript.wordless) ------------------------------
+def test_wordless_turns_round_trip_and_a_file_from_before_them_loads_with_none():
+    t = _transcript(wordless=[Wordless(2.0, 2.8, "SPEAKER_2")])
+    saved = json.loads(json.dumps(t.to_dict()))
+    assert saved["wordless"] == [{"start": 2.0, "end": 2.8, "speaker": "SPEAKER_2"}]
+    assert saved["schema_version"] == SCHEMA_VERSION >= 5
+    assert Transcript.from_dict(saved).to_dict() == t.to_dict()
+    del saved["wordless"]
+    saved["schema_version"] = 4
+    old = Transcript.from_dict(saved)
+    assert old.wordless == [] and old.schema_version == SCHEMA_VERSION
+
+
+def test_who_spoke_when_goes_on_where_no_word_was_written():
+    t = _transcript(wordless=[Wordless(2.0, 2.8, "SPEAKER_2")])
+    turns = t.turns_with_overlaps()
+    assert [(x.start, x.end, x.speaker) for x in turns] == [
+        (0.5, 1.6, "SPEAKER_1"), (2.0, 2.8, "SPEAKER_2"), (3.0, 4.0, "SPEAKER_2")]  # fmt: skip
+    assert turns[1].segments == [] and len(t.turns()) == 2
+
+
+def test_speech_heard_without_words_becomes_wordless_turns_and_is_never_counted_twice():
+    from pipeline.speakers.overlap import add_overlaps
+
+    t = _transcript()  # words: SPEAKER_1 0.5-1.6 s, SPEAKER_2 3.0-4.0 s
+    turns = _Turns([_turn(0.4, 1.7, "SPEAKER_2"), _turn(2.9, 4.1, "SPEAKER_1")])  # the diarizer's own numbers
+    turns.overlaps = []
+    turns.speech = [(0.6, 1.5, "SPEAKER_2"),  # under its own words: nothing to add
+                    (2.0, 3.5, "SPEAKER_1"),  # words from 3.0 s: only 2.0-3.0 s has none
+                    (4.5, 4.9, "SPEAKER_3")]  # a voice with no words at all: a new speaker  # fmt: skip
+    add_overlaps(t, turns)
+    assert t.wordless == [Wordless(2.0, 3.0, "SPEAKER_2"), Wordless(4.5, 4.9, "SPEAKER_3")]
+    assert t.overlaps == [] and [s.label for s in t.speakers] == ["SPEAKER_1", "SPEAKER_2", "SPEAKER_3"]
+    assert all(w.speaker in ("SPEAKER_1", "SPEAKER_2") for w in t.words)  # words keep one speaker each
+
+
+def test_the_reconstruction_gives_each_frame_as_many_speakers_as_talk_the_most_active_first():
+    from pipeline.speakers.reconstruct import heard
+    from pipeline.speakers.segmentation import FRAMES, Segmentation
+
+    n = FRAMES
+    local = np.zeros((1, n, 3), np.float16)
+    local[0, 50:300, 0] = 1  # local speaker 0 talks for 250 frames, local speaker 1 from 200 to 400
+    local[0, 200:400, 1] = 1
+    speech = (local[0].sum(axis=1) >= 1).astype(np.float32)
+    overlap = (local[0].sum(axis=1) >= 2).astype(np.float32)
+    seg = Segmentation(speech, overlap, local, np.array([0]), local >= 0.5)
+    t = Segmentation.frame_time
+    turns = [_turn(float(t(50)), float(t(200)), "A"), _turn(float(t(300)), float(t(400)), "B")]  # each one's solo part
+    got = heard(seg, turns, bridge_s=0.0)
+    edge = [
+        (g, float(t(x)) - 0.016875 / 2, float(t(y - 1)) + 0.016875 / 2) for g, x, y in (("A", 50, 300), ("B", 200, 400))
+    ]
+    assert [g for _a, _b, g in got] == ["A", "B"]
+    assert [x for a, b, _g in got for x in (a, b)] == pytest.approx([x for _g, a, b in edge for x in (a, b)], abs=2e-3)
+    assert heard(seg, [], bridge_s=0.0) == []
+
+
 # -- the real model ----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_the_model_loads_strictly_from_the_packaged_weights():
@@ -178,3 +236,41 @@ def test_a_real_voice_heard_for_a_second_is_split_from_the_one_it_was_merged_int
     first = [t for t in turns if t.start < 1.0]
     assert len(first) == 1 and first[0].end == pytest.approx(1.34, abs=0.3)
     assert {t.label for t in turns if t.start > 2.0} == {t.label for t in turns} - {first[0].label}
+
+
+@pytest.mark.slow
+def test_both_real_voices_are_heard_where_they_talk_at_once():
+    from pipeline.speakers import diarize
+
+    turns = diarize(_audio())
+    alone = next(t.label for t in turns if t.start < 12.5 < t.end)  # 2414, alone at 10-15 s
+    first = next(t.label for t in turns if t.start < 7.5 < t.end)  # 2033, who holds the floor in the overlap
+    second = sum(max(0.0, min(b, OVERLAP[1]) - max(a, OVERLAP[0])) for a, b, who in turns.speech if who == alone)
+    assert second >= 0.4 * (OVERLAP[1] - OVERLAP[0])
+    assert any(a <= 5.5 <= b for a, b, who in turns.speech if who == first)
+    # Nowhere else are two heard: the second voice's speech outside the overlap is its own turn.
+    assert all(b <= OVERLAP[1] + 0.3 or a >= 9.5 for a, b, who in turns.speech if who == alone)
+
+
+@pytest.mark.slow
+def test_far_field_meeting_speech_the_turns_miss_is_heard_with_its_speaker():
+    """The AMI fixture: the VAD keeps little of its far speech, and the turns miss most of it."""
+    from media.audio import load_audio
+    from pipeline.speakers import diarize
+
+    audio = load_audio(FIXTURES / "ami_far_field.flac")
+    turns = diarize(audio)
+    ref = []
+    for line in (FIXTURES / "ami_far_field.rttm").read_text().splitlines():
+        f = line.split()
+        ref.append((float(f[3]), float(f[3]) + float(f[4])))
+    grid = np.arange(0, 15.0, 0.01)
+
+    def covered(spans):
+        return np.any([(grid >= a) & (grid < b) for a, b in spans], axis=0)
+
+    speech = covered(ref)
+    by_turns = (covered([(t.start, t.end) for t in turns]) & speech).sum() / speech.sum()
+    by_model = (covered([(a, b) for a, b, _who in turns.speech]) & speech).sum() / speech.sum()
+    assert by_model >= by_turns + 0.1, (by_model, by_turns)
+    assert {who for _a, _b, who in turns.speech} <= {t.label for t in turns}

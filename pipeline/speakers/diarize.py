@@ -42,10 +42,12 @@ import numpy as np
 from media.audio import SAMPLE_RATE
 
 from ..options import MAX_SPEAKERS
+from ..transcript import TURN_PAUSE_S
 from .assign import assign_speakers
 from .cluster import Items, cluster
 from .embed import FIND, LABEL, WindowEmbedder
 from .overlap import merged_voices, overlap_turns, with_merged_voices
+from .reconstruct import heard
 from .segmentation import Segmenter
 from .vad import SpeechDetector
 
@@ -71,11 +73,13 @@ class Turns(list):
 
     voices: dict[str, tuple[np.ndarray, int]]
     overlaps: list[tuple[float, float, str]]  # second speakers where two talk at once (pipeline.speakers.overlap)
+    speech: list[tuple[float, float, str]]  # every speaker's speech as the segmentation hears it (reconstruct)
 
     def __init__(self, turns: Iterable[Turn] = (), voices: dict[str, tuple[np.ndarray, int]] | None = None):
         super().__init__(turns)
         self.voices = voices or {}
         self.overlaps = []
+        self.speech = []
 
 
 def _voices(turns: list[Turn], spans: np.ndarray, vectors: np.ndarray) -> dict[str, tuple[np.ndarray, int]]:
@@ -297,6 +301,7 @@ def diarize_stream(
     out = Turns(turns, _voices(turns, spans[lab], vectors[lab]))
     if seg is not None:
         out.overlaps = overlap_turns(seg, out)
+        out.speech = heard(seg, out, TURN_PAUSE_S)
     if progress:
         progress(1.0)
     return out

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..transcript import Overlap, Segment, Speaker, Transcript
+from ..transcript import Overlap, Segment, Speaker, Transcript, Wordless
 from .assign import label_votes
 from .segmentation import FRAME_HOP, FRAMES, Segmentation
 
@@ -177,36 +177,65 @@ def _label_map(segments: Sequence[Segment], turns: Sequence[_TurnLike]) -> dict[
     return out
 
 
-def add_overlaps(transcript: Transcript, turns: Any) -> None:
-    """Put the diarizer's overlap turns (`turns.overlaps`) on the transcript, in its labels (in place).
+GRID_S = 0.01  # the transcript's turns and the heard speech are compared on this grid
 
-    A second speaker who has no words (heard only over others) gets a new
-    label and joins `transcript.speakers`. An overlap whose speaker already
-    holds the floor there in the transcript adds nothing and is left out.
+
+def add_overlaps(transcript: Transcript, turns: Any) -> None:
+    """Put what the diarizer heard beside the words (in place), in the transcript's labels:
+
+    - `overlaps`: a speaker heard with someone else at once (`turns.overlaps`) where another
+      speaker's words hold the floor and their own do not;
+    - `wordless`: a speaker heard (`turns.speech`) where nobody's words hold the floor.
+
+    The floor is `transcript.turns()`: who-spoke-when from the words, which stays as it is;
+    what the words already say is never added twice. A speaker who has no words gets a new
+    label and joins `transcript.speakers`.
     """
-    found = getattr(turns, "overlaps", None)
-    if not found or not transcript.segments:
-        transcript.overlaps = []
+    transcript.overlaps, transcript.wordless = [], []
+    found = list(getattr(turns, "overlaps", None) or [])
+    speech = list(getattr(turns, "speech", None) or [])
+    if not (found or speech) or not transcript.segments:
         return
     names = _label_map(transcript.segments, turns)
     known = {s.label for s in transcript.speakers}
     floor = transcript.turns()
-    out: list[Overlap] = []
-    for start, end, label in found:
+    end = max([t.end for t in floor] + [e for _s, e, _l in found + speech] + [transcript.duration])
+    n = int(np.ceil(end / GRID_S)) + 1
+    held = {}  # name -> frames where that speaker's words hold the floor
+    anyone = np.zeros(n, bool)
+    for t in floor:
+        a, b = int(round(t.start / GRID_S)), int(round(t.end / GRID_S))
+        held.setdefault(t.speaker, np.zeros(n, bool))[a:b] = True
+        anyone[a:b] = True
+
+    def name_of(label: str) -> str:
         name = names.get(label)
         if name is None:
             name = f"SPEAKER_{len(known) + 1}"
             while name in known:
                 name += "+"
             names[label] = name
-        mid = (start + end) / 2
-        if any(t.speaker == name and t.start <= mid <= t.end for t in floor):
-            continue
+        return name
+
+    def spans(items: list[tuple[float, float, str]], keep) -> list[tuple[float, float, str]]:
+        out = []
+        for start, stop, label in items:
+            name = name_of(label)
+            a, b = int(round(start / GRID_S)), int(round(stop / GRID_S))
+            own = held.get(name, np.zeros(n, bool))[a:b]
+            for x, y in _runs(keep[a:b] & ~own):
+                if (y - x) * GRID_S >= MIN_OVERLAP_S:
+                    out.append((round((a + x) * GRID_S, 3), round((a + y) * GRID_S, 3), name))
+        return out
+
+    overlaps = spans(found, anyone)
+    wordless = spans(speech, ~anyone)
+    for _s, _e, name in overlaps + wordless:
         if name not in known:
             known.add(name)
             transcript.speakers.append(Speaker(label=name))
-        out.append(Overlap(start, end, name))
-    transcript.overlaps = out
+    transcript.overlaps = [Overlap(*o) for o in sorted(overlaps)]
+    transcript.wordless = [Wordless(*o) for o in sorted(wordless)]
 
 
 # -- voices the clustering merged ---------------------------------------------------------------

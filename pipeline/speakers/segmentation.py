@@ -169,6 +169,7 @@ class Segmentation:
     overlap: np.ndarray
     local: np.ndarray  # (windows, FRAMES, 3) float16
     window_frame: np.ndarray  # (windows,) int
+    hard: np.ndarray | None = None  # (windows, FRAMES, 3) bool: the local speakers of each frame's likeliest class
 
     @staticmethod
     def frame_time(i) -> np.ndarray | float:
@@ -194,6 +195,7 @@ class Segmenter:
         self._next = 0  # sample where the next window starts
         self._pending: list[tuple[int, np.ndarray]] = []
         self._local: list[np.ndarray] = []
+        self._hard: list[np.ndarray] = []
         self._speech: list[np.ndarray] = []
         self._overlap: list[np.ndarray] = []
         self._starts: list[int] = []
@@ -233,10 +235,11 @@ class Segmenter:
         import torch
 
         starts = [s for s, _w in self._pending]
-        batch = torch.from_numpy(np.stack([w for _s, w in self._pending]))[:, None, :]
+        waves = np.stack([w for _s, w in self._pending])
         self._pending = []
         with one_thread():
-            probs = load_model()(batch).exp().numpy()  # (batch, FRAMES, 7)
+            probs = load_model()(torch.from_numpy(waves)[:, None, :]).exp().numpy()  # (batch, FRAMES, 7)
+        self._hard.extend(POWERSET[probs.argmax(axis=-1)].astype(bool))
         self._local.extend((probs @ POWERSET).astype(np.float16))
         self._speech.extend(1.0 - probs[..., 0])  # anyone: all but "nobody"
         self._overlap.extend(probs[..., 4:].sum(axis=-1))  # two at once: the pair classes
@@ -261,7 +264,8 @@ class Segmenter:
         speech[seen] /= weight[seen]
         overlap[seen] /= weight[seen]
         local = np.stack(self._local) if self._local else np.zeros((0, FRAMES, LOCAL_SPEAKERS), np.float16)
-        return Segmentation(speech.astype(np.float32), overlap.astype(np.float32), local, window_frame)
+        hard = np.stack(self._hard) if self._hard else np.zeros((0, FRAMES, LOCAL_SPEAKERS), bool)
+        return Segmentation(speech.astype(np.float32), overlap.astype(np.float32), local, window_frame, hard)
 
 
 def segment(audio: np.ndarray | Iterable[np.ndarray], step_s: float = STEP_S) -> Segmentation:

@@ -1,0 +1,115 @@
+"""Who speaks when, frame by frame, from the segmentation's local speakers (pyannote 3.x's reconstruction).
+
+The diarizer's turns start from a VAD, and a transcript's turns from the
+words: far-field speech the VAD does not keep, or a voice the recognizer
+writes no word for (a backchannel, a far speaker), is nobody's. The
+segmentation model (`segmentation`) hears up to three local speakers in every
+10-s window, and hears much of that speech. Here, as pyannote 3.x does:
+
+1. each window's local speakers are given the recording's speakers
+   (`overlap._match`: the diarizer's speaker whose turns hold the frames where
+   the local speaker talks alone; one-to-one within a window);
+2. per frame, how many speak comes from the probabilities of anyone / two at
+   once averaged over the windows that see the frame, and who speaks is that
+   many speakers with the most (Hamming-weighted) activity over those windows.
+
+The result (`heard`) is every speaker's speech, overlaps included, for
+`overlap.add_overlaps` to put beside the words where no word covers it.
+
+Measured and not kept (README, "Speech without words"): one CAM++ embedding
+per (window, local speaker), clustered into speakers with `cluster` or given
+the diarizer's speakers by cosine, in place of step 1: about as good, at
+twice the speaker stage's time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from media.audio import SAMPLE_RATE
+
+from .segmentation import FRAME_HOP, FRAMES, Segmentation
+
+ACTIVE = 0.5  # anyone / two at once count from this probability (as `overlap` counts them)
+HOP_S = FRAME_HOP / SAMPLE_RATE
+
+
+class _TurnLike(Protocol):
+    start: float
+    end: float
+    label: str
+
+
+def reconstruct(seg: Segmentation, assigned: np.ndarray, speakers: int) -> np.ndarray:
+    """(frames, speakers) bool: per frame, the `count` speakers with the most activity (see the module doc)."""
+    n = len(seg.speech)
+    activation = np.zeros((n, max(1, speakers)))
+    hamming = np.hamming(FRAMES) + 1e-6  # a window's edges know least (as `segmentation` aggregates)
+    for w, at in enumerate(seg.window_frame):
+        b = min(n, at + FRAMES)
+        if b <= at:
+            continue
+        hard = seg.hard[w, : b - at]
+        soft = seg.local[w, : b - at].astype(np.float32)
+        h = hamming[: b - at]
+        for k in range(hard.shape[1]):
+            g = assigned[w, k]
+            if g >= 0:  # two local speakers of one window are never one speaker (assignment is one-to-one)
+                activation[at:b, g] += h * (hard[:, k] + 1e-3 * soft[:, k])  # the soft part breaks ties
+    # How many speak: anyone / two at once from the probabilities averaged over the windows (as the
+    # overlap turns are found); a rounded average of each window's hard count ties at 0.5 wherever
+    # one of the two windows that see a frame hears a voice and the other does not.
+    count = (seg.speech >= ACTIVE).astype(int) + (seg.overlap >= ACTIVE)
+    count = np.minimum(count, speakers)
+    order = np.argsort(-activation, axis=1)
+    out = np.zeros((n, max(1, speakers)), bool)
+    for c in range(1, int(count.max(initial=0)) + 1):
+        rows = np.flatnonzero(count >= c)
+        out[rows, order[rows, c - 1]] = True
+    out &= activation > 0
+    return out[:, :speakers]
+
+
+def runs(mask: np.ndarray) -> list[tuple[float, float]]:
+    """(start, end) seconds of the runs of True frames."""
+    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
+    out = []
+    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        start = float(Segmentation.frame_time(a) - HOP_S / 2)
+        end = float(Segmentation.frame_time(b - 1) + HOP_S / 2)
+        out.append((round(max(0.0, start), 3), round(end, 3)))
+    return out
+
+
+def speaker_runs(active: np.ndarray, bridge_s: float) -> list[tuple[float, float, int]]:
+    """(start, end, speaker) of each speaker's runs, a pause under `bridge_s` kept inside a run."""
+    out = []
+    for g in range(active.shape[1]):
+        spans: list[list[float]] = []
+        for a, b in runs(active[:, g]):
+            if spans and a - spans[-1][1] < bridge_s:
+                spans[-1][1] = b
+            else:
+                spans.append([a, b])
+        out += [(a, b, g) for a, b in spans]
+    return sorted(out)
+
+
+def heard(seg: Segmentation, turns: Sequence[_TurnLike], bridge_s: float) -> list[tuple[float, float, str]]:
+    """Every speaker's reconstructed speech in the turns' labels, (start, end, label) runs joined
+    across pauses under `bridge_s`, overlaps included.
+
+    Local speakers are given the turns' speakers by the frames they talk alone inside those turns
+    (`overlap._match`, no embedding); one that matches nobody adds nothing.
+    """
+    from .overlap import _match, _owner
+
+    labels = list(dict.fromkeys(t.label for t in sorted(turns, key=lambda t: t.start)))
+    if not labels or not len(seg.local) or seg.hard is None:
+        return []
+    assigned = _match(seg, _owner(turns, labels, len(seg.speech)), len(labels))
+    active = reconstruct(seg, assigned, len(labels))
+    return [(a, b, labels[g]) for a, b, g in speaker_runs(active, bridge_s)]

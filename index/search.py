@@ -25,6 +25,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from whoosh import query as Q
 from whoosh.fields import Schema
 from whoosh.matching import ListMatcher, NullMatcher, ReadTooFar, WrappingMatcher
@@ -275,6 +276,7 @@ def _tiered_hits(
             break
         q = _expand_fuzzy(q, searcher.reader(), expanded)
         found = None
+        candidates.eager = tier not in TOLERANT
         if tier in TOLERANT or (TOLERANT and isinstance(q, SEVERAL_WORDS)):
             found = candidates.search(q, want, seen)
         elif want is not None and isinstance(q, Q.Term) and expanded.get(None) is not None:
@@ -616,14 +618,19 @@ class _Candidates:
         self._probes: list | None = None  # see termdict: made on the first term looked up
         self._allowed: set[int] | None = None
         self._terms: dict[tuple[str, str], set[int]] = {}
-        # a term's postings read from the mapped segment files: [(segment, base, ids, weights)] and its
+        # a term's postings in the mapped segment files: [(segment, base, its postings there)] and its
         # document frequency; None when whoosh read them (then whoosh scores it too)
-        self._postings: dict[tuple[str, str], tuple[list[tuple[int, int, termdict.Postings]], int] | None] = {}
+        self._postings: dict[tuple[str, str], tuple[list[tuple[int, int, termdict.TermPostings]], int] | None] = {}
         self._term_scores: dict[tuple[str, str], dict[int, float] | None] = {}
         self._docs: dict[int, tuple[Q.Query, set[int] | None]] = {}  # id(query) -> (query, docs)
         self._local: dict[int, list[int]] | None = None  # see _within
-        self._sizes: dict[int, tuple[Q.Query, int]] = {}  # id(query) -> (query, _terms_in)
+        self._sizes: dict[int, tuple[Q.Query, int]] = {}  # id(query) -> (query, _estimate)
         self._pool: set[int] = set()
+        # True: a term's blocks decoded whole when its segments are asked for (an AND or a phrase of the
+        # exact tiers scores and places nearly all of them); False: their document numbers alone first
+        # (a tolerant tier's few hundred terms, most of whose blocks hold no segment that can be ranked)
+        self.eager = False
+        self._lengths: dict[tuple[int, str], np.ndarray] = {}  # (segment, field) -> its length bytes
 
     def search(self, q: Q.Query, want: int | None, seen: set[int]) -> list[tuple[int, float]] | None:
         """The tier's (docnum, score) best first, or None when `q` has a part only whoosh can enumerate."""
@@ -635,9 +642,90 @@ class _Candidates:
         if allowed is not None:
             pool &= allowed
         self._pool = pool
+        if want is not None and len(pool) > want and TOP_K:
+            bounds = self.bounds(q, pool)
+            if bounds is not None:
+                return self._top(q, want, pool, bounds)
         scored = self.scores(q, pool).items()
-        order = lambda x: (-x[1], x[0])  # noqa: E731 - best first, then segment number (whoosh's order)
-        return sorted(scored, key=order) if want is None else heapq.nsmallest(want, scored, key=order)
+        return sorted(scored, key=_ORDER) if want is None else heapq.nsmallest(want, scored, key=_ORDER)
+
+    def _top(
+        self, q: Q.Query, want: int, pool: set[int], bounds: tuple[np.ndarray, np.ndarray]
+    ) -> list[tuple[int, float]]:
+        """The `want` best of `pool` as scores() ranks them all, scoring only the segments whose bound
+        (see bounds) reaches the `want`-th best score found among those of greatest bounds.
+
+        A sounds-alike tier's candidates are the segments holding any of a few hundred terms; ranking
+        them all decoded every block of every term for its weights and positions (a name heard split
+        is matched word by word). Most candidates hold one common sound key and cannot reach the page;
+        their blocks are never decoded."""
+        docs, mine = bounds
+        order = np.lexsort((docs, -mine))  # greatest bound first
+        docs, lowest = docs[order], -mine[order]  # lowest ascending: bounds descending
+        best: list[tuple[int, float]] = []
+        at, size = 0, want
+        while at < len(docs):
+            end = min(len(docs), at + size)
+            if len(best) >= want:  # the rest can reach the page only with a bound up to the want-th score
+                floor = best[-1][1]
+                floor -= 1e-9 * abs(floor) + 1e-12  # sums in another order differ in the last bits
+                end = min(end, int(np.searchsorted(lowest, -floor, side="right")))
+                if end <= at:
+                    break
+            found = self.scores(q, set(docs[at:end].tolist()))
+            best = heapq.nsmallest(want, [*best, *found.items()], key=_ORDER)
+            at, size = end, 2 * size
+        return best
+
+    def bounds(self, q: Q.Query, docs: set[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """`docs` (sorted) and a score scores() cannot exceed in each that `q` may match, from which terms
+        it holds (their segment sets), its field lengths and each term's greatest weight: BM25 grows with
+        a term's weight. None when `q` has a part scored otherwise (whoosh's matchers) or not bounded here."""
+        if not _boundable(q):
+            return None
+        every = np.sort(np.fromiter(docs, dtype=np.int64, count=len(docs)))
+        out = np.zeros(len(every), dtype=np.float64)
+        return (every, out) if self._bound(q, docs, 1.0, (every, out)) else None
+
+    def _bound(self, q: Q.Query, docs: set[int], mult: float, into: tuple[np.ndarray, np.ndarray]) -> bool:
+        if q is Q.NullQuery or not docs:
+            return True
+        boost = getattr(q, "boost", 1.0)
+        if not boost > 0:
+            return False
+        if isinstance(q, querymod.UnlessOrdinary):
+            return q.ordinary(self.searcher.reader()) or self._bound(q.child, docs, mult, into)
+        if type(q) is Q.Or and not q.scale and not q.minmatch:
+            if len(q.subqueries) == 1:  # whoosh drops the boost of an OR of one part (never more than it)
+                return self._bound(q.subqueries[0], docs, mult * max(boost, 1.0), into)
+            return all(self._bound(c, docs, mult * boost, into) for c in q.subqueries)
+        if type(q) is Q.Sequence and _word_pair(q) is not None:  # scored as its parts' sum (_pair_scores)
+            inside = docs & self.docs(q)  # type: ignore[operator]
+            return all(self._bound(c, inside, mult * boost, into) for c in q.subqueries)
+        if type(q) is not Q.Term:
+            return False
+        posts = self._open(q.fieldname, q.text)
+        if posts is None or self._term_scores.get((q.fieldname, q.text), {}) is None:
+            return False
+        held = self.term_docs(q.fieldname, q.text) & docs
+        if not held:
+            return True
+        ids = np.fromiter(held, dtype=np.int64, count=len(held))
+        try:
+            for i, base, post in posts[0]:
+                local = ids[(ids >= base) & (ids <= base + post.maxid)] - base
+                if not len(local):
+                    continue
+                lengths = self._lengths.get((i, q.fieldname))
+                if lengths is None:
+                    raw = self._probes[i].field_lengths(q.fieldname)  # type: ignore[index]
+                    lengths = self._lengths[(i, q.fieldname)] = np.frombuffer(raw, dtype=np.uint8)
+                got = termdict.bm25_bound(self.searcher, q.fieldname, posts[1], post.maxweight, lengths, local)
+                every, out = into
+                out[np.searchsorted(every, local + base)] += got * (mult * boost)
+        except termdict.Unreadable:
+            return False
+        return True
 
     def allowed(self) -> set[int] | None:
         """The segments the filter lets through (None: no filter), found once per search."""
@@ -664,7 +752,7 @@ class _Candidates:
                 for c, cdocs in parts:
                     if cdocs.isdisjoint(docs):  # type: ignore[union-attr]
                         continue
-                    raw = self.term_scores(c.fieldname, c.text) if type(c) is Q.Term else None
+                    raw = self._scores_in(c.fieldname, c.text, docs) if type(c) is Q.Term else None
                     if raw is not None:  # a term read from the segment files: its scores, in `docs`, added as is
                         get, boost = out.get, c.boost
                         mine = raw.items() if len(raw) <= len(docs) else [(d, raw[d]) for d in docs if d in raw]
@@ -680,7 +768,7 @@ class _Candidates:
         if isinstance(q, Q.Or) and len(q.subqueries) == 1:
             return self.scores(q.subqueries[0], docs)
         if isinstance(q, Q.Term):
-            raw = self.term_scores(q.fieldname, q.text)
+            raw = self._scores_in(q.fieldname, q.text, docs)
             if raw is not None:  # as whoosh's matcher scores it, times the term's boost (its WrappingMatcher)
                 hits = [d for d in docs if d in raw] if len(docs) <= len(raw) else [d for d in raw if d in docs]
                 if q.boost != 1.0:
@@ -730,12 +818,13 @@ class _Candidates:
             if not tdocs:
                 continue
             posts = self._postings.get((t.fieldname, t.text))
-            if posts is not None:  # decoded from the values term_docs read, as whoosh's value_as does
+            if posts is not None:  # decoded from the blocks holding them, as whoosh's value_as does
                 decode = self.searcher.schema[t.fieldname].format.decode_as
-                for _i, base, (ids, _weights, values, _df) in posts[0]:
-                    if not ids:
+                for _i, base, post in posts[0]:
+                    local = sorted(d - base for d in tdocs if base <= d <= base + post.maxid)
+                    if not local:
                         continue
-                    local = sorted(d - base for d in tdocs if base <= d <= base + ids[-1])
+                    ids, _weights, values, _df = post.read(local)
                     for k in _at(ids, local):
                         out.setdefault(base + ids[k], set()).update(decode("positions", values[k]))
                 continue
@@ -753,38 +842,50 @@ class _Candidates:
                         out.setdefault(base + d, set()).update(m.value_as("positions"))
         return out
 
+    def _open(self, fieldname: str, text: str) -> tuple[list[tuple[int, int, termdict.TermPostings]], int] | None:
+        """A term's postings in each segment holding it (termdict.TermPostings: block headers read, blocks
+        decoded as asked) and its document frequency, once per search; None when whoosh is to read them."""
+        key = (fieldname, text)
+        if key in self._postings:
+            return self._postings[key]
+        reader = self.searcher.reader()
+        if self._probes is None:
+            self._probes = termdict.probes(reader, self._derived)
+        read: list[tuple[int, int, termdict.TermPostings]] | None = []
+        df = 0
+        try:
+            for i, ((leaf, base), probe) in enumerate(zip(reader.leaf_readers(), self._probes, strict=True)):
+                # none of its blocks if the filter lets none through
+                got = probe.open(fieldname, text, self._within(i, base, leaf))
+                if got is not None:
+                    read.append((i, base, got))  # type: ignore[union-attr]
+                    df += got.df
+        except termdict.Unreadable:
+            read = None
+        posts = self._postings[key] = None if read is None else (read, df)
+        return posts
+
     def term_docs(self, fieldname: str, text: str) -> set[int]:
         key = (fieldname, text)
         docs = self._terms.get(key)
         if docs is None:
             docs = set()
-            reader = self.searcher.reader()
-            if self._probes is None:
-                self._probes = termdict.probes(reader, self._derived)
-            read: list[tuple[int, int, termdict.Postings]] | None = []
-            df = 0
-            for i, ((leaf, base), probe) in enumerate(zip(reader.leaf_readers(), self._probes, strict=True)):
-                if read is not None:  # from the mapped files (termdict.TermProbe.postings)
-                    within = self._within(i, base, leaf)  # none of its blocks if the filter lets none through
-                    try:
-                        got = probe.postings(fieldname, text, within)
-                    except termdict.Unreadable:
-                        read = None
-                    else:
-                        if got is not None:
-                            read.append((i, base, got))
-                            df += got[3]
-                            docs.update(got[0] if not base else map(base.__add__, got[0]))
+            posts = self._open(fieldname, text)
+            if posts is not None:  # from the mapped files, the blocks' document numbers alone (see eager)
+                for _i, base, post in posts[0]:
+                    ids = post.read()[0] if self.eager else post.ids()
+                    docs.update(ids if not base else map(base.__add__, ids))
+            else:
+                reader = self.searcher.reader()
+                for (leaf, base), probe in zip(reader.leaf_readers(), self._probes, strict=True):  # type: ignore[arg-type]
+                    if not probe.may_hold(fieldname, text):  # most sounds-alike terms are in no segment
                         continue
-                if not probe.may_hold(fieldname, text):  # most sounds-alike terms are in no segment
-                    continue
-                try:  # one lookup, not a test and a lookup
-                    ids = leaf.postings(fieldname, text).all_ids()
-                except TermNotFound:
-                    continue
-                docs.update(ids if not base else (base + d for d in ids))
+                    try:  # one lookup, not a test and a lookup
+                        ids = leaf.postings(fieldname, text).all_ids()
+                    except TermNotFound:
+                        continue
+                    docs.update(ids if not base else (base + d for d in ids))
             self._terms[key] = docs
-            self._postings[key] = None if read is None else (read, df)
         return docs
 
     def read_terms(self, q: Q.Query, base: int, docs: list[int], scoring: bool = False) -> Q.Query:
@@ -806,14 +907,14 @@ class _Candidates:
             if posts is None or (scoring and key in self._term_scores and self._term_scores[key] is None):
                 return None
             here = next(((i, p) for i, b, p in posts[0] if b == base), None)
-            mine = None if here is None else here[1]
+            mine = None if here is None else here[1].read(docs)  # the blocks holding docs
             if mine is not None:
                 ids, weights, values, df = mine
                 keep = [k for k, d in enumerate(ids) if d in wanted] if len(ids) <= 8 * len(docs) else _at(ids, docs)
                 if len(keep) < len(ids):
                     mine = ([ids[k] for k in keep], [weights[k] for k in keep], [values[k] for k in keep], df)
             scores = self._term_scores.get(key) if scoring else None
-            if scoring and scores is None and sum(len(p[0]) for _i, _b, p in posts[0]) <= 8 * len(docs) + 256:
+            if scoring and scores is None and sum(p.count for _i, _b, p in posts[0]) <= 8 * len(docs) + 256:
                 scores = self.term_scores(fieldname, text)  # a short list: scored whole, once per search
                 if scores is None:
                     return None
@@ -887,13 +988,44 @@ class _Candidates:
             if posts is None:
                 raise termdict.Unreadable(fieldname)
             read, df = posts
-            for i, base, (ids, weights, _values, _df) in read:
+            for i, base, post in read:
+                ids, weights, _values, _df = post.read()
                 lengths = self._probes[i].field_lengths(fieldname)  # type: ignore[index]
                 scores = termdict.bm25_scores(self.searcher, fieldname, df, weights, lengths, ids)
                 out.update(zip(ids if not base else map(base.__add__, ids), scores, strict=True))
         except termdict.Unreadable:
             out = None  # type: ignore[assignment]
         self._term_scores[key] = out
+        return out
+
+    def _scores_in(self, fieldname: str, text: str, docs: set[int]) -> dict[int, float] | None:
+        """The term's BM25 score in (at least) those of `docs` holding it, None when whoosh is to score it:
+        a short posting list scored whole once per search (term_scores), a long one only in the blocks
+        holding those of `docs` it has (a common sound key in a name heard split)."""
+        key = (fieldname, text)
+        if key in self._term_scores:
+            return self._term_scores[key]
+        held = self.term_docs(fieldname, text)
+        posts = self._postings.get(key)
+        if posts is None or sum(p.count for _i, _b, p in posts[0]) <= 8 * len(docs) + 256:
+            return self.term_scores(fieldname, text)
+        mine = held & docs
+        out: dict[int, float] = {}
+        try:
+            for i, base, post in posts[0]:
+                local = sorted(d - base for d in mine if base <= d <= base + post.maxid)
+                if not local:
+                    continue
+                ids, weights, _values, _df = post.read(local)
+                keep = _at(ids, local)
+                lengths = self._probes[i].field_lengths(fieldname)  # type: ignore[index]
+                got = termdict.bm25_scores(
+                    self.searcher, fieldname, posts[1], [weights[k] for k in keep], lengths, [ids[k] for k in keep]
+                )
+                out.update(zip((base + ids[k] for k in keep), got, strict=True))
+        except termdict.Unreadable:
+            self._term_scores[key] = None
+            return None
         return out
 
     def docs(self, q: Q.Query) -> set[int] | None:
@@ -910,12 +1042,27 @@ class _Candidates:
         self._docs[id(q)] = (q, docs)
         return docs
 
-    def _terms_in(self, q: Q.Query) -> int:
-        """_terms_in, once per query object during a search."""
+    def _estimate(self, q: Q.Query) -> int:
+        """Postings of `q`'s terms (their blocks' counts, opened but not decoded), what finding its segments
+        costs; a part only whoosh reads counts as very many. Once per query object during a search."""
         known = self._sizes.get(id(q))
-        if known is None or known[0] is not q:
-            known = self._sizes[id(q)] = (q, _terms_in(q))
-        return known[1]
+        if known is not None and known[0] is q:
+            return known[1]
+        if q is Q.NullQuery:
+            size = 0
+        elif isinstance(q, Q.Term):
+            posts = self._open(q.fieldname, q.text)
+            size = _MANY if posts is None else sum(p.count for _i, _b, p in posts[0])
+        elif isinstance(q, querymod.UnlessOrdinary):
+            size = self._estimate(q.child)
+        elif isinstance(q, Q.Or | Q.DisjunctionMax):
+            size = sum(map(self._estimate, q.subqueries))
+        elif isinstance(q, Q.And | Q.Sequence):
+            size = min(map(self._estimate, q.subqueries), default=0)
+        else:
+            size = _MANY * _terms_in(q)
+        self._sizes[id(q)] = (q, size)
+        return size
 
     def _compound_docs(self, q: Q.Query) -> set[int] | None:
         if isinstance(q, querymod.UnlessOrdinary):
@@ -930,9 +1077,9 @@ class _Candidates:
             return out
         if isinstance(q, Q.And | Q.Sequence | Q.Phrase):
             kids = q.subqueries if not isinstance(q, Q.Phrase) else [Q.Term(q.fieldname, w) for w in q.words]
-            # the part of fewest terms first: once nothing is left, the others' postings are never read
+            # the part of fewest postings first: once nothing is left, the others' postings are never read
             common: set[int] | None = None
-            for kid in sorted(kids, key=self._terms_in):
+            for kid in sorted(kids, key=self._estimate):
                 docs = self.docs(kid)
                 if docs is None:  # a NOT inside: "any"
                     continue
@@ -982,6 +1129,25 @@ class _Candidates:
             return q
 
         return walk(q)
+
+
+_MANY = 1 << 40  # _Candidates._estimate of what whoosh reads
+TOP_K = True  # a tier's page found by bounds (_Candidates._top); off: every candidate scored
+
+
+def _ORDER(x: tuple[int, float]) -> tuple[float, int]:  # noqa: N802 - best first, then segment number (whoosh's order)
+    return (-x[1], x[0])
+
+
+def _boundable(q: Q.Query) -> bool:
+    """Whether _Candidates.bounds can bound `q`'s scores: terms, ORs and names heard as two words."""
+    if q is Q.NullQuery or type(q) is Q.Term:
+        return True
+    if isinstance(q, querymod.UnlessOrdinary):
+        return _boundable(q.child)
+    if type(q) is Q.Or and not q.scale and not q.minmatch:
+        return all(map(_boundable, q.subqueries))
+    return type(q) is Q.Sequence and _word_pair(q) is not None
 
 
 def _at(ids: list[int], docs: list[int]) -> list[int]:

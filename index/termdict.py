@@ -24,6 +24,9 @@ each term up four times (to test it, for its statistics, for its scorer and
 for its postings), each through several file layers, which cost far more
 than the postings themselves. `bm25` scores them as whoosh's BM25F does, to
 the last bit (tests/test_index_termdict.py compares every term's scores).
+`TermProbe.open` reads only a term's block headers; its blocks are decoded
+when asked for, the document numbers alone first (TermPostings), so a search
+decodes whole only the blocks holding segments it scores or places.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ import bisect
 import io
 import mmap
 import pickle
+import re
 import struct
 import zlib
 from array import array
+from collections.abc import Iterable
 from itertools import accumulate
 from math import log
 from typing import Any
@@ -131,20 +136,16 @@ class TermProbe:
         at = self._base + itempos + _LENGTHS.size + keylen
         return self._buf[at : at + datalen]
 
-    def postings(self, fieldname: str, text: str, within: list[int] | None = None) -> Postings | None:
-        """(document numbers, weights, encoded values, document frequency) of a term in this segment,
-        None when it has none; what whoosh's W3LeafMatcher reads, deleted documents left out as whoosh's
-        reader leaves them out. Raises Unreadable for postings stored another way.
-
-        `within` (sorted document numbers of this segment): only the blocks that may hold one of them
-        are decoded (whoosh's block headers give each block's last document), for a search filtered to
-        a speaker or a video; the postings returned then hold all of `within`'s, and perhaps more."""
+    def open(self, fieldname: str, text: str, within: list[int] | None = None) -> TermPostings | None:
+        """A term's postings in this segment, decoded block by block as they are asked for (TermPostings);
+        None when the segment has none. Only its blocks' headers are read here. `within` as for postings().
+        Raises Unreadable for postings stored another way."""
         if fieldname not in self._schema:
             return None
         data = self._value(self._keycoder(fieldname, self._schema[fieldname].to_bytes(text)))
         if data is None:
             return None
-        flags, _total, df, _mn, _mx, _mw, _first, _last = _TERMINFO.unpack_from(data)
+        flags, _total, df, _mn, _mx, maxweight, _first, _last = _TERMINFO.unpack_from(data)
         if flags:  # inlined into the term dictionary
             raise Unreadable(fieldname, text)
         offset, _length = _EXTENT.unpack_from(data, _TERMINFO.size)
@@ -155,51 +156,45 @@ class TermProbe:
         if buf[pos : pos + 4] != _MAGIC:
             raise Unreadable(fieldname, text)
         pos += 4
-        ids: list[int] = []
-        weights: list[float] = []
-        values: list[bytes] = []
+        blocks: list[tuple[int, int, int, int, int]] = []  # (last document, count, compression, data start, end)
         after = -1  # the last document of the blocks before
         while True:
             length = _BLOCKLEN.unpack_from(buf, pos)[0]
             start, following = pos + _BLOCKLEN.size, pos + _BLOCKLEN.size + abs(length)
             info = pickle.loads(buf[start : min(start + _HEADER, following)])  # the block's header, data after it
             count, maxid, _maxweight, compression, _mnlen, _mxlen = info
+            keep = True
             if within is not None:  # the document frequency is still the whole segment's (BM25's idf)
                 k = bisect.bisect_right(within, after)
                 if k == len(within):  # nothing wanted after this
                     break
                 after = maxid
-                if within[k] > maxid:  # no wanted document in this block
-                    if length < 0:
-                        break
-                    pos = following
-                    continue
-            size = _pickled_size(info)
-            if buf[start + size - 3 : start + size] == b"q\x00.":
-                raw = buf[start + size : following]
-            else:  # pickled otherwise: let pickle find where it ends
-                header = io.BytesIO(buf[start:following])
-                pickle.load(header)
-                raw = header.read()
-            bids, bweights, bvalues = pickle.loads(zlib.decompress(raw) if compression else raw)
-            ids.extend(accumulate(bids))  # whoosh's delta_decode
-            values.extend(bvalues)
-            if bweights is None:
-                weights.extend([1.0] * count)
-            elif isinstance(bweights, float):  # whoosh holds it in a float array
-                weights.extend(array("f", [bweights]) * count)
-            else:
-                weights.extend(bweights)
+                keep = within[k] <= maxid  # else no wanted document in this block
+            if keep:
+                size = _pickled_size(info)
+                if buf[start + size - 3 : start + size] == b"q\x00.":
+                    blocks.append((maxid, count, compression, start + size, following))
+                else:  # pickled otherwise: let pickle find where it ends
+                    header = io.BytesIO(buf[start:following])
+                    pickle.load(header)
+                    blocks.append((maxid, count, compression, start + header.tell(), following))
             if length < 0:  # the last block
                 break
             pos = following
         if self._deleted is None:
             self._deleted = self._leaf.deleted_docs_set if self._leaf.has_deletions() else frozenset()
-        deleted = self._deleted
-        if deleted:
-            kept = [i for i, d in enumerate(ids) if d not in deleted]
-            ids, weights, values = [ids[i] for i in kept], [weights[i] for i in kept], [values[i] for i in kept]
-        return ids, weights, values, df
+        return TermPostings(buf, blocks, df, self._deleted, maxweight)
+
+    def postings(self, fieldname: str, text: str, within: list[int] | None = None) -> Postings | None:
+        """(document numbers, weights, encoded values, document frequency) of a term in this segment,
+        None when it has none; what whoosh's W3LeafMatcher reads, deleted documents left out as whoosh's
+        reader leaves them out. Raises Unreadable for postings stored another way.
+
+        `within` (sorted document numbers of this segment): only the blocks that may hold one of them
+        are decoded (whoosh's block headers give each block's last document), for a search filtered to
+        a speaker or a video; the postings returned then hold all of `within`'s, and perhaps more."""
+        got = self.open(fieldname, text, within)
+        return None if got is None else got.read()
 
     def field_lengths(self, fieldname: str) -> bytes:
         """The segment's per-document length bytes of a field, as store.preload_lengths holds them."""
@@ -209,6 +204,113 @@ class TermProbe:
         if not isinstance(lengths, bytes):
             raise Unreadable(fieldname)
         return lengths
+
+
+# A block's document numbers (whoosh's delta-coded tuple of ints, the first thing of its pickle, protocol 2):
+# MARK, BININT1/BININT2/BININT each, TUPLE; TUPLE1-3 for up to three; EMPTY_TUPLE for none.
+_IDS = re.compile(rb"\x80\x02(?:\((?:K.|M..|J....)*t|(?:K.|M..|J....){1,3}[\x85\x86\x87]|\))", re.S)
+
+
+class TermPostings:
+    """One term's postings in one segment, for one search: the blocks' headers read when opened, each block's
+    document numbers decoded alone when first asked for (`ids`), its weights and values only when a document
+    in it is (`read`).
+
+    A sounds-alike search takes the union and intersections of a few hundred terms' documents, then scores
+    and places only the few hundred segments that can match. whoosh pickles each block's values (every
+    posting's positions) as calls that rebuild byte strings, most of a block's decoding; the document
+    numbers come first in the pickle, so they are unpickled alone from the start of the block (most of
+    the block is not even decompressed)."""
+
+    __slots__ = ("_buf", "_blocks", "df", "_deleted", "_ids", "_full", "_whole", "count", "maxid", "maxweight")
+
+    def __init__(
+        self, buf: Any, blocks: list[tuple[int, int, int, int, int]], df: int, deleted: frozenset[int], maxweight: float
+    ):
+        self._buf, self._blocks, self.df, self._deleted = buf, blocks, df, deleted
+        self.maxweight = maxweight  # the greatest weight of the term in the segment (whoosh's term info)
+        self._ids: list[list[int] | None] = [None] * len(blocks)
+        self._full: list[tuple[list[int], Any, tuple[bytes, ...]] | None] = [None] * len(blocks)
+        self._whole: Postings | None = None  # read() of every block, once made
+        self.count = sum(b[1] for b in blocks)  # postings in the blocks kept (deleted documents included)
+        self.maxid = blocks[-1][0] if blocks else -1
+
+    def ids(self) -> list[int]:
+        """The documents of every block kept, in order (deleted ones left out)."""
+        if self._whole is not None:
+            return self._whole[0]
+        out: list[int] = []
+        for k in range(len(self._blocks)):
+            out.extend(self._block_ids(k))
+        if self._deleted:
+            out = [d for d in out if d not in self._deleted]
+        return out
+
+    def _block_ids(self, k: int) -> list[int]:
+        got = self._ids[k]
+        if got is None:
+            full = self._full[k]
+            if full is not None:
+                return full[0]
+            maxid, count, compression, start, end = self._blocks[k]
+            raw = self._buf[start:end]
+            data = zlib.decompressobj().decompress(raw, 5 * count + 8) if compression else raw
+            m = _IDS.match(data)
+            got = list(accumulate(pickle.loads(data[: m.end()] + b"."))) if m else None
+            if got is None or len(got) != count or got[-1] != maxid:  # not as expected: decode it whole
+                got = self._decode(k)[0]
+            self._ids[k] = got
+        return got
+
+    def _decode(self, k: int) -> tuple[list[int], Any, tuple[bytes, ...]]:
+        """Block `k` whole: its documents, weights (a sequence of floats) and values."""
+        _maxid, count, compression, start, end = self._blocks[k]
+        raw = self._buf[start:end]
+        bids, bweights, bvalues = pickle.loads(zlib.decompress(raw) if compression else raw)
+        ids = self._ids[k] or list(accumulate(bids))  # whoosh's delta_decode
+        if bweights is None:
+            bweights = [1.0] * count
+        elif isinstance(bweights, float):  # whoosh holds it in a float array
+            bweights = array("f", [bweights]) * count
+        return ids, bweights, bvalues
+
+    def read(self, docs: list[int] | None = None) -> Postings:
+        """(ids, weights, values, df) of the blocks that may hold one of `docs` (sorted; None: every block),
+        deleted documents left out: all of `docs`' postings, and perhaps more."""
+        if self._whole is not None:  # every block decoded already: all of them is what is asked for, or more
+            return self._whole
+        ks: Iterable[int]
+        if docs is None:
+            ks = range(len(self._blocks))
+        else:
+            ks, k, n = [], 0, len(self._blocks)
+            for d in docs:  # the first block whose last document is d or after
+                while k < n and self._blocks[k][0] < d:
+                    k += 1
+                if k == n:
+                    break
+                if not ks or ks[-1] != k:
+                    ks.append(k)
+        ids: list[int] = []
+        weights: list[float] = []
+        values: list[bytes] = []
+        full = self._full
+        for k in ks:
+            got = full[k]
+            if got is None:
+                got = self._decode(k)
+                if docs is not None:  # kept for the next reads of a few blocks
+                    full[k] = got
+            ids.extend(got[0])
+            weights.extend(got[1])
+            values.extend(got[2])
+        if self._deleted:
+            kept = [i for i, d in enumerate(ids) if d not in self._deleted]
+            ids, weights, values = [ids[i] for i in kept], [weights[i] for i in kept], [values[i] for i in kept]
+        if docs is None:
+            self._whole = (ids, weights, values, self.df)
+            self._full = [None] * len(self._blocks)
+        return ids, weights, values, self.df
 
 
 def _pickled_size(info: tuple) -> int:
@@ -235,7 +337,10 @@ class _Always:
     def may_hold(self, fieldname: str, text: str) -> bool:
         return True
 
-    def postings(self, fieldname: str, text: str) -> Postings | None:
+    def postings(self, fieldname: str, text: str, within: list[int] | None = None) -> Postings | None:
+        raise Unreadable(fieldname, text)
+
+    def open(self, fieldname: str, text: str, within: list[int] | None = None) -> TermPostings | None:
         raise Unreadable(fieldname, text)
 
     def field_lengths(self, fieldname: str) -> bytes:
@@ -261,6 +366,23 @@ def bm25_scores(
     tf = np.asarray(weights, dtype=np.float64)
     fl = _FIELD_LENGTHS[np.frombuffer(lengths, dtype=np.uint8)[np.asarray(ids, dtype=np.int64)]]
     return (idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))).tolist()
+
+
+def bm25_bound(
+    searcher: Any, fieldname: str, df: int, weight: float, lengths: np.ndarray, ids: np.ndarray
+) -> np.ndarray:
+    """BM25F of a term of weight `weight` in each document `ids` of one segment (`lengths`: its field length
+    bytes as an array), as bm25_scores computes it: with the term's greatest weight, no document's
+    score exceeds it. Raises Unreadable for another weighting."""
+    weighting = searcher.weighting
+    if type(weighting) is not BM25F or not searcher.schema[fieldname].scorable:
+        raise Unreadable(fieldname)
+    B = weighting._field_B.get(fieldname, weighting.B)  # noqa: N806 - BM25's names
+    K1 = weighting.K1  # noqa: N806
+    idf = log(searcher.doc_count_all() / (df + 1)) + 1
+    avgfl = searcher.avg_field_length(fieldname) or 1
+    fl = _FIELD_LENGTHS[lengths[ids]]
+    return idf * ((weight * (K1 + 1)) / (weight + K1 * ((1 - B) + B * fl / avgfl)))
 
 
 def probes(reader: IndexReader, derived: dict[str, Any] | None) -> list[TermProbe | _Always]:

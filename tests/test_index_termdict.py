@@ -193,3 +193,46 @@ def test_postings_within_some_documents_decode_only_their_blocks(tmp_path):
             m.skip_to(ids[0])
             assert (m.id(), m.value()) == (ids[0], values[0])
         assert probe.postings("t", "harbour", [])[0] == []
+
+
+def test_document_numbers_decoded_alone_are_whooshs(split_and_merged, tmp_path, monkeypatch):  # noqa: F811
+    """TermPostings.ids (each block's documents unpickled alone from the start of the block) gives whoosh's
+    documents for every term of every segment, and decodes no block whole; read() then gives whoosh's postings."""
+    from whoosh import index
+    from whoosh.fields import TEXT, Schema
+
+    whole = termdict.TermPostings._decode
+    decoded: list[int] = []
+
+    def counting(self, k):
+        decoded.append(k)
+        return whole(self, k)
+
+    monkeypatch.setattr(termdict.TermPostings, "_decode", counting)
+    ix = index.create_in(tmp_path, Schema(t=TEXT(phrase=True)))
+    w = ix.writer()
+    for i in range(3000):  # ids past 255 and 65,535 apart: every width of pickled int; blocks of one to three
+        w.add_document(t=f"harbour w{i % 7} {'rare' if i % 1000 == 0 else ''} {'far' if i in (0, 2999) else ''}")
+    w.commit()
+    with ix.searcher() as s:
+        leaf = s.reader()
+        probe = termdict.TermProbe(leaf)
+        for t in ("harbour", "w3", "rare", "far"):
+            got = probe.open("t", t)
+            assert got.ids() == list(leaf.postings("t", t).all_ids()), t
+        assert not decoded
+    for index_dir in split_and_merged:
+        with store.searching(index_dir) as cached:
+            reader = cached.searcher.reader()
+            for (leaf, _base), probe in zip(reader.leaf_readers(), termdict.probes(reader, None), strict=True):
+                for f in FIELDS[:-1]:
+                    for t in reader.field_terms(f):
+                        got = probe.open(f, t)
+                        if got is None:
+                            continue
+                        n = len(decoded)
+                        assert got.ids() == list(leaf.postings(f, t).all_ids()), (f, t)
+                        assert len(decoded) == n  # no block decoded whole for its documents
+                        ids, weights, values, df = got.read(got.ids()[-1:])  # the last block only, then all
+                        assert ids[-1] == got.ids()[-1] and len(ids) <= 128 and df == got.df
+                        assert got.read() == probe.postings(f, t), (f, t)

@@ -98,18 +98,18 @@ def test_the_same_results_whatever_the_segment_count(split_and_merged):
 
 def test_postings_read_from_the_segment_files_answer_alike_whatever_the_segment_count(split_and_merged, monkeypatch):
     """Several words in the exact tiers and every tolerant tier are found, scored and highlighted from the
-    postings read from the mapped segment files (termdict.TermProbe.postings); one segment per video and one
+    postings read from the mapped segment files (termdict.TermProbe.open); one segment per video and one
     merged segment give the same hits, tiers, times and highlights."""
     from index import termdict
 
     read: list[tuple[str, str]] = []
-    postings = termdict.TermProbe.postings
+    opened = termdict.TermProbe.open
 
     def spy(self, fieldname, text, within=None):
         read.append((fieldname, text))
-        return postings(self, fieldname, text, within)
+        return opened(self, fieldname, text, within)
 
-    monkeypatch.setattr(termdict.TermProbe, "postings", spy)
+    monkeypatch.setattr(termdict.TermProbe, "open", spy)
     split, merged = split_and_merged
     several = [
         ("tax AND relief", {}), ('"tax relief" NOT small', {}), ("harbour AND the", {"limit": 1}),

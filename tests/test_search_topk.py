@@ -1,0 +1,138 @@
+"""A tolerant tier's page found from score bounds (search._Candidates._top) is the page of scoring every candidate.
+
+Real whoosh indexes of a few hundred segments (one whoosh segment per video, and
+merged into one) where names and their sounds-alike neighbours (heard whole, a
+sound off, split in two words) are spread among common words: every query, limit
+and filter gives the same hits, scores, tiers, order and matched words with the
+bounds on and off, and the bounds do leave candidates unscored.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from test_index import make_transcript
+
+from index import search as searchmod
+from index import store, writer
+
+COMMON = ("the and we said tax relief harbour budget market council people government money year "
+          "border company paid place spring again funding announced").split()  # fmt: skip
+ODD = ["Skolkovo", "Skilcovo", "Kilcovo", "Skolkava", "nineskill Corvo", "skol kovo", "Skolkov", "Scolkovo",
+       "Kittiwake", "Kitty Wake", "Belarusian", "Melarussian", "brebrekilkilx", "brebre kilkilx", "brebrekilx",
+       "goverment", "governmint", "harbor", "harbours", "Skolko", "kovo", "Kolkova"]  # fmt: skip
+
+
+def _transcripts(videos: int = 18, per_video: int = 14) -> list:
+    rng = random.Random(7)
+    out = []
+    for v in range(videos):
+        segs = []
+        for s in range(per_video):
+            words = rng.choices(COMMON, k=rng.randint(4, 14))
+            for _ in range(rng.choice((0, 0, 1, 1, 2))):
+                words.insert(rng.randrange(len(words) + 1), rng.choice(ODD))
+            segs.append((s * 10.0, rng.choice(("SPEAKER_1", "SPEAKER_2")), " ".join(words)))
+        out.append(make_transcript(f"t{v:02d}", segs, names={"SPEAKER_1": "Jane Doe"} if v % 3 == 0 else None))
+    return out
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("topk")
+    split, merged = root / "split", root / "merged"
+    transcripts = _transcripts()
+    name = store.create(split)
+    ix = store.open_named(split, name)
+    for t in transcripts:
+        w = ix.writer()
+        for doc in writer.documents(t):
+            w.add_document(**doc)
+        w.commit(merge=False)
+    videos = {t.video_id: len(t.segments) for t in transcripts}
+    store.switch_to(split, name, videos=videos)
+    shutil.copytree(split, merged)
+    store.open_named(merged, name).optimize()
+    store.switch_to(merged, name, videos=videos)
+    return split, merged
+
+
+QUERIES = ["Skolkavo", "Skolkovo", "brebrekilkilx", "Kittiwake", "Belarusian", "goverment~", "harbor~", "Kolkovo",
+           '"tax relief"', "Skolkavo OR Kittiwake"]  # fmt: skip
+ASKED = [{"limit": 1}, {"limit": 3}, {"limit": 7}, {}, {"limit": 40}, {"speaker": "Jane Doe", "limit": 5},
+         {"video": "t03", "limit": 2}]  # fmt: skip
+
+
+def _hits(index_dir: Path, q: str, kw: dict) -> list[tuple]:
+    r = searchmod.search(index_dir, q, **kw)
+    return [(h.video, h.segment_start, h.start, h.end, h.match, h.score, h.matched) for h in r.hits]
+
+
+def _compare(indexes, monkeypatch, queries: list[str], asked: list[dict]) -> int:
+    """Every query both ways on both indexes; how many candidates the bounds left unscored."""
+    skipped = 0
+    top = searchmod._Candidates._top
+
+    def counting(self, q, want, pool, bounds):
+        nonlocal skipped
+        scored: set[int] = set()
+        scores = self.scores
+
+        def spy(q2, docs):
+            if q2 is q:
+                scored.update(docs)
+            return scores(q2, docs)
+
+        self.scores = spy
+        try:
+            return top(self, q, want, pool, bounds)
+        finally:
+            del self.scores
+            skipped += len(pool) - len(scored)
+
+    monkeypatch.setattr(searchmod._Candidates, "_top", counting)
+    split, merged = indexes
+    with store.searching(split) as a, store.searching(merged) as b:
+        assert (len(a.searcher.reader().leaf_readers()), len(b.searcher.reader().leaf_readers())) == (18, 1)
+    for index_dir in indexes:
+        for q in queries:
+            for kw in asked:
+                monkeypatch.setattr(searchmod, "TOP_K", True)
+                new = _hits(index_dir, q, kw)
+                monkeypatch.setattr(searchmod, "TOP_K", False)
+                old = _hits(index_dir, q, kw)
+                assert new == old, (index_dir.name, q, kw)
+    return skipped
+
+
+def test_the_page_from_bounds_is_the_page_from_every_score(indexes, monkeypatch):
+    skipped = _compare(indexes, monkeypatch, QUERIES[:4], [{"limit": 1}, {}, {"speaker": "Jane Doe", "limit": 5}])
+    assert skipped > 100  # candidates whose bound could not reach the page were never scored
+
+
+@pytest.mark.slow  # every query, limit and filter both ways: seconds
+def test_every_query_limit_and_filter_from_bounds_is_as_from_every_score(indexes, monkeypatch):
+    assert _compare(indexes, monkeypatch, QUERIES, ASKED) > 1000
+
+
+def test_a_bound_is_never_below_the_score(indexes):
+    """Every candidate of a sounds-alike tier: its bound (from its terms' greatest weights) >= its score."""
+    from index import query as querymod
+
+    for index_dir in indexes:
+        with store.searching(index_dir) as cached:
+            s = cached.searcher
+            for word in ("Skolkavo", "brebrekilkilx", "Kittiwake", "goverment"):
+                tiers = dict(querymod.parse(word).tiers())
+                c = searchmod._Candidates(s, None, cached.derived)
+                for tier in ("phonetic", "fuzzy"):
+                    q = searchmod._expand_fuzzy(tiers[tier], s.reader(), {None: cached.derived})
+                    pool = c.docs(q)
+                    docs, bounds = c.bounds(q, pool)
+                    scores = c.scores(q, pool)
+                    assert len(scores) > 10, word
+                    for d, b in zip(docs.tolist(), bounds.tolist(), strict=True):
+                        assert scores.get(d, 0.0) <= b * (1 + 1e-9), (word, tier, d)

@@ -929,17 +929,7 @@ class _Candidates:
                     scores = dict(zip(map(base.__add__, mine[0]), got, strict=True))
             return _ReadTerm(Q.Term(fieldname, text, boost=boost), mine, scores, base)
 
-        def swap(q: Q.Query) -> Q.Query:
-            if type(q) is Q.Term:
-                return read(q.fieldname, q.text, q.boost) or q
-            if type(q) is Q.Phrase:
-                words = [read(q.fieldname, w) for w in q.words]
-                return q if any(w is None for w in words) else _ReadPhrase(q, words)  # type: ignore[arg-type]
-            if isinstance(q, Q.Sequence):  # apply() would drop the slop
-                return Q.Sequence([swap(c) for c in q.subqueries], slop=q.slop, ordered=q.ordered, boost=q.boost)
-            return q if q.is_leaf() else q.apply(swap)
-
-        return swap(q)
+        return _swap_terms(q, read)
 
     def page_terms(self, q: Q.Query, base: int, docs: list[int]) -> Q.Query:
         """`q` with its terms matched from the blocks of their postings that hold `docs` (sorted, the
@@ -1102,33 +1092,53 @@ class _Candidates:
             docs = self.docs(c)
             return docs is not None and docs.isdisjoint(pool)
 
-        def walk(q: Q.Query) -> Q.Query:
-            if isinstance(q, Q.Not) or q.is_leaf():
-                return q
-            if isinstance(q, Q.AndNot):
-                out = copy.copy(q)
-                out.a = walk(q.a)
-                return out
-            if isinstance(q, Q.BinaryQuery):
-                out = copy.copy(q)
-                out.a, out.b = walk(q.a), walk(q.b)
-                return out
-            if isinstance(q, Q.WrappingQuery):
-                return q.apply(walk)
-            if isinstance(q, Q.CompoundQuery):
-                kids = q.subqueries
-                if isinstance(q, Q.Or | Q.DisjunctionMax):
-                    # keep one: an emptied OR must still match nothing, not vanish from an AND around it
-                    kept = [c for c in kids if not absent(c)] or kids[:1]
-                    if len(kept) == 1 < len(kids) and q.boost != 1.0:  # whoosh ignores a lone part's OR's boost
-                        kept.append(next(c for c in kids if c is not kept[0]))
-                    kids = kept
-                out = copy.copy(q)
-                out.subqueries = [walk(c) for c in kids]
-                return out
-            return q
+        return _pruned(q, absent)
 
-        return walk(q)
+
+# Recursive walks are module functions, not closures: a closure that calls itself is a reference cycle, which
+# kept a search's postings (through the closures' `self`) until the cycle collector freed them, during the
+# next search.
+
+
+def _swap_terms(q: Q.Query, read: Callable[..., _ReadTerm | None]) -> Q.Query:
+    """`q` with each term (and each phrase's words) that `read` gives postings for replaced by those."""
+    if type(q) is Q.Term:
+        return read(q.fieldname, q.text, q.boost) or q
+    if type(q) is Q.Phrase:
+        words = [read(q.fieldname, w) for w in q.words]
+        return q if any(w is None for w in words) else _ReadPhrase(q, words)  # type: ignore[arg-type]
+    if isinstance(q, Q.Sequence):  # apply() would drop the slop
+        return Q.Sequence([_swap_terms(c, read) for c in q.subqueries], slop=q.slop, ordered=q.ordered, boost=q.boost)
+    return q if q.is_leaf() else q.apply(partial(_swap_terms, read=read))
+
+
+def _pruned(q: Q.Query, absent: Callable[[Q.Query], bool]) -> Q.Query:
+    """`q` without the OR'ed parts `absent` says match nothing (see _Candidates.prune)."""
+    if isinstance(q, Q.Not) or q.is_leaf():
+        return q
+    walk = partial(_pruned, absent=absent)
+    if isinstance(q, Q.AndNot):
+        out = copy.copy(q)
+        out.a = walk(q.a)
+        return out
+    if isinstance(q, Q.BinaryQuery):
+        out = copy.copy(q)
+        out.a, out.b = walk(q.a), walk(q.b)
+        return out
+    if isinstance(q, Q.WrappingQuery):
+        return q.apply(walk)
+    if isinstance(q, Q.CompoundQuery):
+        kids = q.subqueries
+        if isinstance(q, Q.Or | Q.DisjunctionMax):
+            # keep one: an emptied OR must still match nothing, not vanish from an AND around it
+            kept = [c for c in kids if not absent(c)] or kids[:1]
+            if len(kept) == 1 < len(kids) and q.boost != 1.0:  # whoosh ignores a lone part's OR's boost
+                kept.append(next(c for c in kids if c is not kept[0]))
+            kids = kept
+        out = copy.copy(q)
+        out.subqueries = [walk(c) for c in kids]
+        return out
+    return q
 
 
 _MANY = 1 << 40  # _Candidates._estimate of what whoosh reads

@@ -276,7 +276,7 @@ def _tiered_hits(
             break
         q = _expand_fuzzy(q, searcher.reader(), expanded)
         found = None
-        candidates.eager = tier not in TOLERANT
+        candidates.eager = tier not in TOLERANT and not _boundable(q)
         if tier in TOLERANT or (TOLERANT and isinstance(q, SEVERAL_WORDS)):
             found = candidates.search(q, want, seen)
         elif want is not None and isinstance(q, Q.Term) and expanded.get(None) is not None:
@@ -701,6 +701,10 @@ class _Candidates:
             return all(self._bound(c, docs, mult * boost, into) for c in q.subqueries)
         if type(q) is Q.Sequence and _word_pair(q) is not None:  # scored as its parts' sum (_pair_scores)
             inside = docs & self.docs(q)  # type: ignore[operator]
+            return all(self._bound(c, inside, mult * boost, into) for c in q.subqueries)
+        if type(q) is Q.And:  # whoosh's intersection: its parts' sum, boosted when there are several
+            inside = docs & self.docs(q)  # type: ignore[operator]
+            boost = boost if len(q.subqueries) > 1 else max(boost, 1.0)
             return all(self._bound(c, inside, mult * boost, into) for c in q.subqueries)
         if type(q) is not Q.Term:
             return False
@@ -1150,12 +1154,12 @@ def _ORDER(x: tuple[int, float]) -> tuple[float, int]:  # noqa: N802 - best firs
 
 
 def _boundable(q: Q.Query) -> bool:
-    """Whether _Candidates.bounds can bound `q`'s scores: terms, ORs and names heard as two words."""
+    """Whether _Candidates.bounds can bound `q`'s scores: terms, ORs, ANDs and names heard as two words."""
     if q is Q.NullQuery or type(q) is Q.Term:
         return True
     if isinstance(q, querymod.UnlessOrdinary):
         return _boundable(q.child)
-    if type(q) is Q.Or and not q.scale and not q.minmatch:
+    if (type(q) is Q.Or and not q.scale and not q.minmatch) or type(q) is Q.And:
         return all(map(_boundable, q.subqueries))
     return type(q) is Q.Sequence and _word_pair(q) is not None
 

@@ -60,8 +60,8 @@ def indexes(tmp_path_factory) -> tuple[Path, Path]:
     return split, merged
 
 
-QUERIES = ["Skolkavo", "Skolkovo", "brebrekilkilx", "Kittiwake", "Belarusian", "goverment~", "harbor~", "Kolkovo",
-           '"tax relief"', "Skolkavo OR Kittiwake"]  # fmt: skip
+QUERIES = ["Skolkavo", "tax AND relief", "brebrekilkilx", "Kittiwake", "Belarusian", "goverment~", "harbor~",
+           "Kolkovo", '"tax relief"', "Skolkavo OR Kittiwake", "Skolkovo", "people AND money AND said"]  # fmt: skip
 ASKED = [{"limit": 1}, {"limit": 3}, {"limit": 7}, {}, {"limit": 40}, {"speaker": "Jane Doe", "limit": 5},
          {"video": "t03", "limit": 2}]  # fmt: skip
 

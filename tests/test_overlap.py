@@ -161,6 +161,26 @@ def test_the_reconstruction_gives_each_frame_as_many_speakers_as_talk_the_most_a
     assert heard(seg, [], bridge_s=0.0) == []
 
 
+def test_a_voice_the_diarizer_has_no_turn_for_takes_its_speaker_from_the_window_before():
+    """Windows overlap by half: the local speaker that talks on the shared frames in both is one voice."""
+    from pipeline.speakers.reconstruct import heard
+    from pipeline.speakers.segmentation import FRAMES, Segmentation
+
+    shift = FRAMES // 2
+    local = np.zeros((2, FRAMES, 3), np.float16)
+    local[0, 100:, 1] = 1  # window 0: local speaker 1 talks from frame 100 to past its end (frame 700) ...
+    local[1, : 700 - shift, 2] = 1  # ... which window 1 (from frame `shift`) calls its local speaker 2
+    n = shift + FRAMES
+    speech = np.zeros(n, np.float32)
+    speech[100:700] = 1
+    seg = Segmentation(speech, np.zeros(n, np.float32), local, np.array([0, shift]), local >= 0.5)
+    t = Segmentation.frame_time
+    turns = [_turn(float(t(100)), float(t(250)), "A")]  # the diarizer heard only the first part
+    got = heard(seg, turns, bridge_s=0.0)
+    assert len(got) == 1 and got[0][2] == "A"
+    assert got[0][1] == pytest.approx(float(t(699)) + 0.016875 / 2, abs=2e-3)  # to the end of the voice
+
+
 # -- the real model ----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_the_model_loads_strictly_from_the_packaged_weights():

@@ -4,11 +4,16 @@ The diarizer's turns start from a VAD, and a transcript's turns from the
 words: far-field speech the VAD does not keep, or a voice the recognizer
 writes no word for (a backchannel, a far speaker), is nobody's. The
 segmentation model (`segmentation`) hears up to three local speakers in every
-10-s window, and hears much of that speech. Here, as pyannote 3.x does:
+10-s window, and hears much of that speech. Here, after pyannote 3.x (whose
+step 1 embeds every local speaker instead):
 
 1. each window's local speakers are given the recording's speakers
    (`overlap._match`: the diarizer's speaker whose turns hold the frames where
-   the local speaker talks alone; one-to-one within a window);
+   the local speaker talks alone; one-to-one within a window), and a local
+   speaker heard where the diarizer has no turn (its VAD dropped the voice)
+   takes the speaker of the same voice in the next or previous window
+   (`link`: windows overlap by half, and one voice is active on the same
+   shared frames in both);
 2. per frame, how many speak comes from the probabilities of anyone / two at
    once averaged over the windows that see the frame, and who speaks is that
    many speakers with the most (Hamming-weighted) activity over those windows.
@@ -35,6 +40,7 @@ from .segmentation import FRAME_HOP, FRAMES, Segmentation
 
 ACTIVE = 0.5  # anyone / two at once count from this probability (as `overlap` counts them)
 HOP_S = FRAME_HOP / SAMPLE_RATE
+MIN_LINK_S = 0.4  # a local speaker is the same voice in the next window on this much shared speech (overlap's match)
 
 
 class _TurnLike(Protocol):
@@ -71,6 +77,38 @@ def reconstruct(seg: Segmentation, assigned: np.ndarray, speakers: int) -> np.nd
         out[rows, order[rows, c - 1]] = True
     out &= activation > 0
     return out[:, :speakers]
+
+
+def link(seg: Segmentation, assigned: np.ndarray) -> np.ndarray:
+    """`assigned` with local speakers that match nobody given the speaker of the same voice in the
+    next or previous window: windows overlap, and a local speaker of one window is one of the next
+    when the two are active on the same shared frames (Hungarian, at least MIN_LINK_S together and
+    most of each one's activity there). A speaker already in a window is not given twice."""
+    from scipy.optimize import linear_sum_assignment
+
+    out = assigned.copy()
+    pairs = []
+    for w in range(len(seg.window_frame) - 1):
+        shift = int(seg.window_frame[w + 1] - seg.window_frame[w])
+        if not 0 < shift < FRAMES:
+            continue
+        a, b = seg.hard[w, shift:], seg.hard[w + 1, : FRAMES - shift]
+        both = a.T.astype(int) @ b.astype(int)  # (3, 3) frames active in both
+        for k, j in zip(*linear_sum_assignment(-both), strict=True):
+            held = both[k, j]
+            if held * HOP_S >= MIN_LINK_S and held > 0.5 * a[:, k].sum() and held > 0.5 * b[:, j].sum():
+                pairs.append((w, k, w + 1, j))
+    for _ in range(len(seg.window_frame)):  # until nothing changes: a voice's speaker spreads along its links
+        changed = False
+        for w, k, v, j in pairs:
+            for (x, i), (y, m) in (((w, k), (v, j)), ((v, j), (w, k))):
+                g = out[x, i]
+                if g >= 0 and out[y, m] < 0 and g not in out[y]:
+                    out[y, m] = g
+                    changed = True
+        if not changed:
+            break
+    return out
 
 
 def runs(mask: np.ndarray) -> list[tuple[float, float]]:
@@ -111,5 +149,6 @@ def heard(seg: Segmentation, turns: Sequence[_TurnLike], bridge_s: float) -> lis
     if not labels or not len(seg.local) or seg.hard is None:
         return []
     assigned = _match(seg, _owner(turns, labels, len(seg.speech)), len(labels))
+    assigned = link(seg, assigned)
     active = reconstruct(seg, assigned, len(labels))
     return [(a, b, labels[g]) for a, b, g in speaker_runs(active, bridge_s)]

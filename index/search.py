@@ -724,7 +724,8 @@ class _Candidates:
                 if lengths is None:
                     raw = self._probes[i].field_lengths(q.fieldname)  # type: ignore[index]
                     lengths = self._lengths[(i, q.fieldname)] = np.frombuffer(raw, dtype=np.uint8)
-                got = termdict.bm25_bound(self.searcher, q.fieldname, posts[1], post.maxweight, lengths, local)
+                weights = post.weights_at(local) if len(local) > 8 else post.maxweight  # its blocks' greatest
+                got = termdict.bm25_bound(self.searcher, q.fieldname, posts[1], weights, lengths, local)
                 every, out = into
                 out[np.searchsorted(every, local + base)] += got * (mult * boost)
         except termdict.Unreadable:

@@ -156,13 +156,14 @@ class TermProbe:
         if buf[pos : pos + 4] != _MAGIC:
             raise Unreadable(fieldname, text)
         pos += 4
-        blocks: list[tuple[int, int, int, int, int]] = []  # (last document, count, compression, data start, end)
+        # (last document, count, compression, data start, end, greatest weight) of each block kept
+        blocks: list[tuple[int, int, int, int, int, float]] = []
         after = -1  # the last document of the blocks before
         while True:
             length = _BLOCKLEN.unpack_from(buf, pos)[0]
             start, following = pos + _BLOCKLEN.size, pos + _BLOCKLEN.size + abs(length)
             info = pickle.loads(buf[start : min(start + _HEADER, following)])  # the block's header, data after it
-            count, maxid, _maxweight, compression, _mnlen, _mxlen = info
+            count, maxid, blockweight, compression, _mnlen, _mxlen = info
             keep = True
             if within is not None:  # the document frequency is still the whole segment's (BM25's idf)
                 k = bisect.bisect_right(within, after)
@@ -173,11 +174,11 @@ class TermProbe:
             if keep:
                 size = _pickled_size(info)
                 if buf[start + size - 3 : start + size] == b"q\x00.":
-                    blocks.append((maxid, count, compression, start + size, following))
+                    blocks.append((maxid, count, compression, start + size, following, blockweight))
                 else:  # pickled otherwise: let pickle find where it ends
                     header = io.BytesIO(buf[start:following])
                     pickle.load(header)
-                    blocks.append((maxid, count, compression, start + header.tell(), following))
+                    blocks.append((maxid, count, compression, start + header.tell(), following, blockweight))
             if length < 0:  # the last block
                 break
             pos = following
@@ -225,7 +226,12 @@ class TermPostings:
     __slots__ = ("_buf", "_blocks", "df", "_deleted", "_ids", "_full", "_whole", "count", "maxid", "maxweight")
 
     def __init__(
-        self, buf: Any, blocks: list[tuple[int, int, int, int, int]], df: int, deleted: frozenset[int], maxweight: float
+        self,
+        buf: Any,
+        blocks: list[tuple[int, int, int, int, int, float]],
+        df: int,
+        deleted: frozenset[int],
+        maxweight: float,
     ):
         self._buf, self._blocks, self.df, self._deleted = buf, blocks, df, deleted
         self.maxweight = maxweight  # the greatest weight of the term in the segment (whoosh's term info)
@@ -252,7 +258,7 @@ class TermPostings:
             full = self._full[k]
             if full is not None:
                 return full[0]
-            maxid, count, compression, start, end = self._blocks[k]
+            maxid, count, compression, start, end, _w = self._blocks[k]
             raw = self._buf[start:end]
             data = zlib.decompressobj().decompress(raw, 5 * count + 8) if compression else raw
             m = _IDS.match(data)
@@ -264,7 +270,7 @@ class TermPostings:
 
     def _decode(self, k: int) -> tuple[list[int], Any, tuple[bytes, ...]]:
         """Block `k` whole: its documents, weights (a sequence of floats) and values."""
-        _maxid, count, compression, start, end = self._blocks[k]
+        _maxid, count, compression, start, end, _w = self._blocks[k]
         raw = self._buf[start:end]
         bids, bweights, bvalues = pickle.loads(zlib.decompress(raw) if compression else raw)
         ids = self._ids[k] or list(accumulate(bids))  # whoosh's delta_decode
@@ -273,6 +279,13 @@ class TermPostings:
         elif isinstance(bweights, float):  # whoosh holds it in a float array
             bweights = array("f", [bweights]) * count
         return ids, bweights, bvalues
+
+    def weights_at(self, docs: np.ndarray) -> np.ndarray:
+        """The greatest weight of the block each of `docs` (this segment's numbers, sorted) would be in:
+        no posting of the term there weighs more (whoosh's block headers)."""
+        last = np.fromiter((b[0] for b in self._blocks), dtype=np.int64, count=len(self._blocks))
+        weight = np.fromiter((b[5] for b in self._blocks), dtype=np.float64, count=len(self._blocks))
+        return weight[np.minimum(np.searchsorted(last, docs), len(last) - 1)]
 
     def read(self, docs: list[int] | None = None) -> Postings:
         """(ids, weights, values, df) of the blocks that may hold one of `docs` (sorted; None: every block),
@@ -369,11 +382,11 @@ def bm25_scores(
 
 
 def bm25_bound(
-    searcher: Any, fieldname: str, df: int, weight: float, lengths: np.ndarray, ids: np.ndarray
+    searcher: Any, fieldname: str, df: int, weight: float | np.ndarray, lengths: np.ndarray, ids: np.ndarray
 ) -> np.ndarray:
-    """BM25F of a term of weight `weight` in each document `ids` of one segment (`lengths`: its field length
-    bytes as an array), as bm25_scores computes it: with the term's greatest weight, no document's
-    score exceeds it. Raises Unreadable for another weighting."""
+    """BM25F of a term of weight `weight` (one, or one for each document) in each document `ids` of one
+    segment (`lengths`: its field length bytes as an array), as bm25_scores computes it: with the greatest
+    weight the term may have there, no document's score exceeds it. Raises Unreadable for another weighting."""
     weighting = searcher.weighting
     if type(weighting) is not BM25F or not searcher.schema[fieldname].scorable:
         raise Unreadable(fieldname)

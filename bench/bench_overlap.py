@@ -12,7 +12,8 @@ reference RTTM and UEM) and the two synthetic interviews, no Whisper:
   more reference speakers at once) share of the reference speech, precision
   and recall of the frames the model calls overlap;
 - the diarizer's turns scored as DER (bench_real's scoring) without and with
-  the overlap turns `pipeline.speakers.overlap` adds: the speaker stage alone,
+  the overlap turns `pipeline.speakers.overlap` adds, and with every speaker's
+  speech as `pipeline.speakers.reconstruct` hears it: the speaker stage alone,
   before any word is placed;
 - `--cost`: on htp_interview, the CPU time of the segmentation against the
   diarization without it (same process, same audio, alternating, medians).
@@ -160,12 +161,15 @@ def der_rows(rows: list[dict]) -> str:
     """The diarizer's turns, alone and with overlap turns (local speakers matched, or nearest only)."""
     from pipeline.speakers.diarize import Turn, diarize_stream
     from pipeline.speakers.overlap import merged_voices, overlap_turns, with_merged_voices
+    from pipeline.speakers.reconstruct import heard
+    from pipeline.transcript import TURN_PAUSE_S
 
     lines = [
         "| file | overlap in reference | overlap turns added | DER diarizer | miss | DER + overlaps (matched) | miss "
         "| confusion | DER + overlaps (nearest only) | speakers found / with overlaps / true "
-        "| merged voices split out | DER + split + overlaps | speakers found then |",
-        "|" + " --- |" * 13,
+        "| merged voices split out | DER + split + overlaps | speakers found then "
+        "| DER + split + overlaps + speech heard (reconstruct) |",
+        "|" + " --- |" * 14,
     ]
     sums: dict[str, list] = {}
     for r in rows:
@@ -182,14 +186,17 @@ def der_rows(rows: list[dict]) -> str:
         split = with_merged_voices(turns, spans, Turn)
         both = [(t.start, t.end, t.label) for t in split] + overlap_turns(r["seg"], split)
         d3 = der(r["ref"], both, r["uem"], duration)
+        d4 = der(r["ref"], both + heard(r["seg"], split, TURN_PAUSE_S), r["uem"], duration)
         group = "ami" if r["name"].startswith("ami") else "real" if r["name"].startswith("real") else "htp"
         found = [d["speakers_found"] >= 2 for d in (d0, d1, d3)]
-        sums.setdefault(group, []).append((d0["der"], d1["der"], d2["der"], found[0], found[1], d3["der"], found[2]))
+        sums.setdefault(group, []).append(
+            (d0["der"], d1["der"], d2["der"], found[0], found[1], d3["der"], found[2], d4["der"])
+        )
         lines.append(
             f"| {r['name']} | {pct(r['ref_overlap'])} | {sum(b - a for a, b, _ in matched):.1f} s | {pct(d0['der'])} "
             f"| {pct(d0['miss'])} | {pct(d1['der'])} | {pct(d1['miss'])} | {pct(d1['confusion'])} | {pct(d2['der'])} "
             f"| {d0['speakers_found']} / {d1['speakers_found']} / {true} | {sum(b - a for a, b in spans):.1f} s "
-            f"| {pct(d3['der'])} | {d3['speakers_found']} |"
+            f"| {pct(d3['der'])} | {d3['speakers_found']} | {pct(d4['der'])} |"
         )
         print(f"  {r['name']}: {matched}", file=sys.stderr, flush=True)
     for group, v in sums.items():
@@ -197,7 +204,7 @@ def der_rows(rows: list[dict]) -> str:
         two = f"{int(sum(x[3] for x in v))} / {int(sum(x[4] for x in v))} of {len(v)}"
         two3 = int(sum(x[6] for x in v))
         lines.append(f"| **mean {group}** | | | {pct(m[0])} | | {pct(m[1])} | | | {pct(m[2])} | >= 2 found {two} "
-                     f"| | {pct(m[5])} | >= 2 found {two3} |")  # fmt: skip
+                     f"| | {pct(m[5])} | >= 2 found {two3} | {pct(m[7])} |")  # fmt: skip
     return "\n".join(lines)
 
 

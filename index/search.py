@@ -1063,13 +1063,13 @@ class _Candidates:
         if isinstance(q, querymod.UnlessOrdinary):
             return set() if q.ordinary(self.searcher.reader()) else self.docs(q.child)
         if isinstance(q, Q.Or | Q.DisjunctionMax):
-            out: set[int] = set()
+            parts = []
             for c in q.subqueries:
                 docs = self.docs(c)
                 if docs is None:
                     return None
-                out |= docs
-            return out
+                parts.append(docs)
+            return set().union(*parts)
         if isinstance(q, Q.And | Q.Sequence | Q.Phrase):
             kids = q.subqueries if not isinstance(q, Q.Phrase) else [Q.Term(q.fieldname, w) for w in q.words]
             # the part of fewest postings first: once nothing is left, the others' postings are never read
@@ -1078,7 +1078,7 @@ class _Candidates:
                 docs = self.docs(kid)
                 if docs is None:  # a NOT inside: "any"
                     continue
-                common = set(docs) if common is None else common & docs
+                common = docs if common is None else common & docs  # (never changed: no copy)
                 if not common:
                     return common
             return common

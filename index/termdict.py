@@ -32,6 +32,7 @@ decodes whole only the blocks holding segments it scores or places.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import io
 import mmap
 import pickle
@@ -47,6 +48,7 @@ from typing import Any
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
+from whoosh.filedb.filetables import md5_hash
 from whoosh.reading import IndexReader
 from whoosh.scoring import BM25F, bm25
 from whoosh.util.numeric import byte_to_length
@@ -86,7 +88,7 @@ class TermProbe:
         terms = leaf._terms
         table = terms._tindex
         self._keycoder = terms._keycoder
-        self._hashfn = table.hashfn
+        self._hashfn = _md5_low if table.hashfn is md5_hash else table.hashfn
         self._tables = list(table.tables)
         self._buf, self._base = _mapped(table.dbfile)
         self._postfile = terms._postfile
@@ -324,6 +326,11 @@ class TermPostings:
             self._whole = (ids, weights, values, self.df)
             self._full = [None] * len(self._blocks)
         return ids, weights, values, self.df
+
+
+def _md5_low(key: bytes) -> int:
+    """whoosh's md5_hash (the digest's low 32 bits) without the hexadecimal round trip."""
+    return int.from_bytes(hashlib.md5(key, usedforsecurity=False).digest()[12:], "big")
 
 
 def _pickled_size(info: tuple) -> int:

@@ -12,6 +12,8 @@ own lock keeps the index whole.
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -384,13 +386,17 @@ class Ingestor:
         Diarization needs only the audio, not the words: with `overlap_speakers`
         it runs in a thread while the file is transcribed (the recognizer
         leaves cores idle part of the time) and the words are assigned to its
-        turns at the end. The turns are the same either way.
+        turns at the end. The turns are the same either way. That thread runs
+        at a lower priority: the recognizer's worker threads meet at a barrier
+        after every step, so a core taken from one of them by diarization
+        leaves the other spinning; at a lower priority diarization takes the
+        cores' idle moments, and the recognizer's work is not slowed.
         """
         opts = self.options
         early: Future | None = None
         pool = None
         if opts.overlap_speakers and opts.speakers.diarize:
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakers")
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakers", initializer=_yield_to_recognizer)
             early = pool.submit(self._turns, prep, False)
         finished = False
         try:
@@ -522,6 +528,18 @@ class Ingestor:
         for job in self.library.jobs():
             if job.path == transcript.path and job.key != transcript.video_id:
                 remove_video(self.library, job.key)
+
+
+SPEAKERS_NICE = 10  # how much lower the speakers thread's priority is while the recognizer runs beside it
+
+
+def _yield_to_recognizer() -> None:
+    """This thread (and the threads it starts) at a lower priority: Linux keeps a nice value per thread."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + SPEAKERS_NICE))
+    except (AttributeError, OSError):  # not Linux, or not allowed: the same turns, only later
+        pass
 
 
 def shift(segment: Segment, offset: float) -> None:

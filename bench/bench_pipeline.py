@@ -10,8 +10,9 @@ calling the engine directly on the same audio in the same run, and the
 diarization stage's share of the ingest. Floors (issue 2 and 3) are checked
 and the exit status is non-zero when one is missed.
 
-Issue 14: the default ingest (faster-whisper: pieces decoded two at a time,
-`parallel_pieces=2`; diarization alongside transcription) against the
+Issue 14: the default ingest (faster-whisper: pieces decoded two at a time as
+one CTranslate2 batch, `parallel_pieces=2`; diarization alongside transcription,
+in a thread of lower priority) against the
 sequential engine alone (`parallel_pieces=0`: one window after another, as
 faster-whisper's `transcribe` seeks) in the same run, at most 0.8x for
 faster-whisper; and the same ingest done the sequential way (windows, no

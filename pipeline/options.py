@@ -82,7 +82,7 @@ class TranscribeOptions:
     # the longest pause of its last 10 s), decoded this many at a time as one CTranslate2 batch (asr/lockstep.py),
     # the sequential way inside (windows, seeded fallback) with the text before its group as context:
     # a piece lacks only the text of the one beside it. 0: window after window, as faster-whisper's
-    # own transcribe seeks: a little faster, fewer words on noisy speech (README: "Pieces two at a time").
+    # own transcribe seeks: more CPU, fewer words on noisy speech (README: "Pieces two at a time").
     parallel_pieces: int = 2
 
     def __post_init__(self) -> None:

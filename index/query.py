@@ -200,6 +200,8 @@ def positive(q: Q.Query) -> Q.Query:
         return q
     if isinstance(q, Q.And | Q.Or):
         kids = [positive(c) for c in q.children()]
+        if all(k is c and k is not Q.NullQuery for k, c in zip(kids, q.subqueries, strict=True)):
+            return q  # the same object: what a search worked out for it (its segments) still holds
         kids = [k for k in kids if k is not Q.NullQuery]
         return type(q)(kids, boost=q.boost) if kids else Q.NullQuery
     return q.apply(positive)

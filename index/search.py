@@ -630,7 +630,8 @@ class _Candidates:
         # exact tiers scores and places nearly all of them); False: their document numbers alone first
         # (a tolerant tier's few hundred terms, most of whose blocks hold no segment that can be ranked)
         self.eager = False
-        self._lengths: dict[tuple[int, str], np.ndarray] = {}  # (segment, field) -> its length bytes
+        self._lengths: dict[tuple[int, str], bytes] = {}  # (segment, field) -> its length bytes
+        self._where: tuple[np.ndarray, dict[int, int]] | None = None  # see _positions_in
 
     def search(self, q: Q.Query, want: int | None, seen: set[int]) -> list[tuple[int, float]] | None:
         """The tier's (docnum, score) best first, or None when `q` has a part only whoosh can enumerate."""
@@ -687,6 +688,19 @@ class _Candidates:
         out = np.zeros(len(every), dtype=np.float64)
         return (every, out) if self._bound(q, docs, 1.0, (every, out)) else None
 
+    def _length_bytes(self, i: int, fieldname: str) -> bytes:
+        """Segment `i`'s field lengths of a field, one byte a document (termdict.TermProbe.field_lengths)."""
+        got = self._lengths.get((i, fieldname))
+        if got is None:
+            got = self._lengths[(i, fieldname)] = self._probes[i].field_lengths(fieldname)  # type: ignore[index]
+        return got
+
+    def _positions_in(self, every: np.ndarray) -> dict[int, int]:
+        """Where each document of `every` (bounds' sorted candidates) is in it, made once per array."""
+        if self._where is None or self._where[0] is not every:
+            self._where = (every, {d: k for k, d in enumerate(every.tolist())})
+        return self._where[1]
+
     def _bound(self, q: Q.Query, docs: set[int], mult: float, into: tuple[np.ndarray, np.ndarray]) -> bool:
         if q is Q.NullQuery or not docs:
             return True
@@ -714,20 +728,27 @@ class _Candidates:
         held = self.term_docs(q.fieldname, q.text) & docs
         if not held:
             return True
-        ids = np.fromiter(held, dtype=np.int64, count=len(held))
+        mult *= boost
         try:
+            if len(held) <= _FEW:  # a few segments: in Python (numpy's calls cost more than they save)
+                position = self._positions_in(into[0])
+                out = into[1]
+                for d in held:
+                    i, base, post = next(x for x in posts[0] if x[1] <= d <= x[1] + x[2].maxid)
+                    lengths = self._length_bytes(i, q.fieldname)
+                    got = termdict.bm25_bound_of(self.searcher, q.fieldname, posts[1], post.weight_at(d - base),
+                                                 lengths[d - base])  # fmt: skip
+                    out[position[d]] += got * mult
+                return True
+            ids = np.fromiter(held, dtype=np.int64, count=len(held))
             for i, base, post in posts[0]:
                 local = ids[(ids >= base) & (ids <= base + post.maxid)] - base
                 if not len(local):
                     continue
-                lengths = self._lengths.get((i, q.fieldname))
-                if lengths is None:
-                    raw = self._probes[i].field_lengths(q.fieldname)  # type: ignore[index]
-                    lengths = self._lengths[(i, q.fieldname)] = np.frombuffer(raw, dtype=np.uint8)
-                weights = post.weights_at(local) if len(local) > 8 else post.maxweight  # its blocks' greatest
-                got = termdict.bm25_bound(self.searcher, q.fieldname, posts[1], weights, lengths, local)
+                lengths = np.frombuffer(self._length_bytes(i, q.fieldname), dtype=np.uint8)
+                got = termdict.bm25_bound(self.searcher, q.fieldname, posts[1], post.weights_at(local), lengths, local)
                 every, out = into
-                out[np.searchsorted(every, local + base)] += got * (mult * boost)
+                out[np.searchsorted(every, local + base)] += got * mult
         except termdict.Unreadable:
             return False
         return True
@@ -1148,6 +1169,7 @@ def _pruned(q: Q.Query, absent: Callable[[Q.Query], bool]) -> Q.Query:
 
 _MANY = 1 << 40  # _Candidates._estimate of what whoosh reads
 TOP_K = True  # a tier's page found by bounds (_Candidates._top); off: every candidate scored
+_FEW = 16  # a term in up to this many candidates is bounded in Python, in more with numpy
 
 
 def _ORDER(x: tuple[int, float]) -> tuple[float, int]:  # noqa: N802 - best first, then segment number (whoosh's order)

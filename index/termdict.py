@@ -282,6 +282,11 @@ class TermPostings:
             bweights = array("f", [bweights]) * count
         return ids, bweights, bvalues
 
+    def weight_at(self, doc: int) -> float:
+        """weights_at of one document."""
+        k = bisect.bisect_left([b[0] for b in self._blocks], doc) if len(self._blocks) > 1 else 0
+        return self._blocks[min(k, len(self._blocks) - 1)][5]
+
     def weights_at(self, docs: np.ndarray) -> np.ndarray:
         """The greatest weight of the block each of `docs` (this segment's numbers, sorted) would be in:
         no posting of the term there weighs more (whoosh's block headers)."""
@@ -386,6 +391,17 @@ def bm25_scores(
     tf = np.asarray(weights, dtype=np.float64)
     fl = _FIELD_LENGTHS[np.frombuffer(lengths, dtype=np.uint8)[np.asarray(ids, dtype=np.int64)]]
     return (idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))).tolist()
+
+
+def bm25_bound_of(searcher: Any, fieldname: str, df: int, weight: float, length: int) -> float:
+    """bm25_bound of one document, from its field length byte."""
+    weighting = searcher.weighting
+    if type(weighting) is not BM25F or not searcher.schema[fieldname].scorable:
+        raise Unreadable(fieldname)
+    B = weighting._field_B.get(fieldname, weighting.B)  # noqa: N806 - BM25's names
+    idf = log(searcher.doc_count_all() / (df + 1)) + 1
+    avgfl = searcher.avg_field_length(fieldname) or 1
+    return bm25(idf, weight, byte_to_length(length), avgfl, B, weighting.K1)
 
 
 def bm25_bound(

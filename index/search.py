@@ -731,14 +731,15 @@ class _Candidates:
         mult *= boost
         try:
             if len(held) <= _FEW:  # a few segments: in Python (numpy's calls cost more than they save)
-                position = self._positions_in(into[0])
-                out = into[1]
+                position, out = self._positions_in(into[0]), into[1]
+                bound = termdict.bm25_bound_of(self.searcher, q.fieldname, posts[1])
                 for d in held:
-                    i, base, post = next(x for x in posts[0] if x[1] <= d <= x[1] + x[2].maxid)
-                    lengths = self._length_bytes(i, q.fieldname)
-                    got = termdict.bm25_bound_of(self.searcher, q.fieldname, posts[1], post.weight_at(d - base),
-                                                 lengths[d - base])  # fmt: skip
-                    out[position[d]] += got * mult
+                    for seg in posts[0]:  # the segment holding d
+                        if d <= seg[1] + seg[2].maxid:
+                            break
+                    i, base, post = seg
+                    length = self._length_bytes(i, q.fieldname)[d - base]
+                    out[position[d]] += bound(post.weight_at(d - base), length) * mult
                 return True
             ids = np.fromiter(held, dtype=np.int64, count=len(held))
             for i, base, post in posts[0]:

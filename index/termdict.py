@@ -40,7 +40,7 @@ import re
 import struct
 import zlib
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import accumulate
 from math import log
 from typing import Any
@@ -393,15 +393,16 @@ def bm25_scores(
     return (idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))).tolist()
 
 
-def bm25_bound_of(searcher: Any, fieldname: str, df: int, weight: float, length: int) -> float:
-    """bm25_bound of one document, from its field length byte."""
+def bm25_bound_of(searcher: Any, fieldname: str, df: int) -> Callable[[float, int], float]:
+    """bm25_bound of one document as a function of the weight and the document's field length byte."""
     weighting = searcher.weighting
     if type(weighting) is not BM25F or not searcher.schema[fieldname].scorable:
         raise Unreadable(fieldname)
     B = weighting._field_B.get(fieldname, weighting.B)  # noqa: N806 - BM25's names
+    K1 = weighting.K1  # noqa: N806
     idf = log(searcher.doc_count_all() / (df + 1)) + 1
     avgfl = searcher.avg_field_length(fieldname) or 1
-    return bm25(idf, weight, byte_to_length(length), avgfl, B, weighting.K1)
+    return lambda weight, length: bm25(idf, weight, byte_to_length(length), avgfl, B, K1)
 
 
 def bm25_bound(

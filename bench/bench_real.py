@@ -15,13 +15,15 @@ so the numbers are the ones a user gets. Per file:
   (`Transcript.turns_with_overlaps()`: consecutive segments of one speaker
   joined across pauses under `TURN_PAUSE_S`, as the reference RTTM marks a
   turn from its first to its last word, plus `Transcript.overlaps`, the second
-  speakers where two talk at once). Where
+  speakers where two talk at once, and `Transcript.wordless`, speech the
+  speaker models hear where no word was written). Where
   reference speakers overlap each one counts (a frame with two reference
   speakers and one hypothesis speaker is at least one missed speaker).
 - its parts: missed speech, false alarm, speaker confusion;
 - speakers found (distinct labels of those turns) against the reference's;
 - overlap: the share of reference speech where two or more reference speakers
-  talk at once, and the seconds of `Transcript.overlaps`;
+  talk at once, and the seconds of `Transcript.overlaps`; the seconds of
+  `Transcript.wordless` are kept in the --json rows;
 - a diagnostic: the DER of the diarizer's own turns (before any word is
   placed on them), to tell the speaker stage's errors from the words';
 - the share of reference speech time covered by transcript words: a frame is
@@ -242,6 +244,7 @@ def measure(files: list[Path], with_wer: bool) -> list[Row]:
                       len({t[2] for t in reference}), word_coverage(reference, words, uem), seconds)  # fmt: skip
             row.ref_overlap = overlap_share(reference, uem)
             row.overlap_s = round(sum(o.end - o.start for o in transcript.overlaps), 2)
+            row.extra["wordless_s"] = round(sum(o.end - o.start for o in transcript.wordless), 2)
             if seen:
                 own = [(t.start, t.end, t.label) for t in seen[-1]]
                 row.der_turns = der(reference, own, uem, transcript.duration)["der"]

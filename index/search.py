@@ -934,7 +934,10 @@ class _Candidates:
             if posts is None or (scoring and key in self._term_scores and self._term_scores[key] is None):
                 return None
             here = next(((i, p) for i, b, p in posts[0] if b == base), None)
-            mine = None if here is None else here[1].read(docs)  # the blocks holding docs
+            held = self._terms.get(key)  # the blocks holding those of docs the term is in
+            mine = (
+                None if here is None else here[1].read(docs if held is None else [d for d in docs if base + d in held])
+            )
             if mine is not None:
                 ids, weights, values, df = mine
                 keep = [k for k, d in enumerate(ids) if d in wanted] if len(ids) <= 8 * len(docs) else _at(ids, docs)

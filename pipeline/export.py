@@ -338,6 +338,8 @@ def to_json_dict(transcript: Transcript, speakers: bool = True) -> dict:
         ],
         # second speakers where two talk at once (the words above keep the speaker whose turn they are in)
         "overlaps": [{"start": o.start, "end": o.end, **spk(o.speaker)} for o in transcript.overlaps if speakers],
+        # speech heard where no word was written, and whose voice it is (a word the recognizer missed)
+        "wordless": [{"start": w.start, "end": w.end, **spk(w.speaker)} for w in transcript.wordless if speakers],
     }
 
 

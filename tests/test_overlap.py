@@ -66,6 +66,18 @@ def test_json_export_carries_the_overlaps_with_the_speakers_names():
     assert to_json_dict(t, speakers=False)["overlaps"] == []
 
 
+def test_json_export_carries_the_speech_heard_without_words():
+    from pipeline.export import to_json_dict
+    from pipeline.transcript import Wordless
+
+    t = _transcript()
+    t.wordless = [Wordless(2.0, 2.6, "SPEAKER_2")]
+    t.speakers[1].name = "Peter Doyle"
+    assert to_json_dict(t)["wordless"] == [{"start": 2.0, "end": 2.6, "speaker": "Peter Doyle",
+                                            "speaker_label": "SPEAKER_2", "speaker_state": "confirmed"}]  # fmt: skip
+    assert to_json_dict(t, speakers=False)["wordless"] == []
+
+
 class _Turns(list):
     """What the diarizer hands over: turns in its own labels, and `.overlaps`."""
 

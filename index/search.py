@@ -925,6 +925,7 @@ class _Candidates:
         match when made, then step through a handful of documents, not through every one of
         hundreds of posting lists."""
         wanted = set(docs)
+        asked = wanted if not base else {base + d for d in docs}  # by document number
 
         def read(fieldname: str, text: str, boost: float = 1.0) -> _ReadTerm | None:
             key = (fieldname, text)
@@ -935,9 +936,12 @@ class _Candidates:
                 return None
             here = next(((i, p) for i, b, p in posts[0] if b == base), None)
             held = self._terms.get(key)  # the blocks holding those of docs the term is in
-            mine = (
-                None if here is None else here[1].read(docs if held is None else [d for d in docs if base + d in held])
-            )
+            if here is None:
+                mine = None
+            elif held is None:
+                mine = here[1].read(docs)
+            else:
+                mine = here[1].read(sorted(d - base for d in held & asked) if base else sorted(held & asked))
             if mine is not None:
                 ids, weights, values, df = mine
                 keep = [k for k, d in enumerate(ids) if d in wanted] if len(ids) <= 8 * len(docs) else _at(ids, docs)

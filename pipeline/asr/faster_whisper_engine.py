@@ -125,10 +125,12 @@ class FasterWhisperEngine(WhisperEngine):
                 group = pieces[g : g + n]
                 shown = context[-keep:] if context else None
                 hotwords = prompt if hot else None
-                # The group's model calls made as one batch each (see `lockstep`), on the loaded model.
-                step = Lockstep(self._sampling._model, len(group))
+                # The group's model calls made as one batch each (see `lockstep`), on the loaded model;
+                # on a GPU (encoder outputs not in host memory) each piece calls the model itself.
+                loaded = self._sampling._model
+                step = Lockstep(loaded, len(group)) if loaded.device == "cpu" else None
                 for i, (_, sampling) in enumerate(lanes[: len(group)]):
-                    sampling._model = step.lane(i)
+                    sampling._model = step.lane(i) if step is not None else loaded
                 jobs = [(lane, gate, options, p, shown, hotwords, step) for lane, p in zip(lanes, group, strict=False)]
                 if pool is None:
                     results = [self._decode_piece(*job) for job in jobs]

@@ -1,7 +1,7 @@
 """A tolerant tier's page found from score bounds (search._Candidates._top) is the page of scoring every candidate.
 
-Real whoosh indexes of a few hundred segments (one whoosh segment per video, and
-merged into one) where names and their sounds-alike neighbours (heard whole, a
+Real whoosh indexes of a few hundred segments (one whoosh segment per three videos,
+and merged into one) where names and their sounds-alike neighbours (heard whole, a
 sound off, split in two words) are spread among common words: every query, limit
 and filter gives the same hits, scores, tiers, order and matched words with the
 bounds on and off, and the bounds do leave candidates unscored.
@@ -26,7 +26,7 @@ ODD = ["Skolkovo", "Skilcovo", "Kilcovo", "Skolkava", "nineskill Corvo", "skol k
        "goverment", "governmint", "harbor", "harbours", "Skolko", "kovo", "Kolkova"]  # fmt: skip
 
 
-def _transcripts(videos: int = 18, per_video: int = 14) -> list:
+def _transcripts(videos: int = 12, per_video: int = 14) -> list:
     rng = random.Random(7)
     out = []
     for v in range(videos):
@@ -47,10 +47,11 @@ def indexes(tmp_path_factory) -> tuple[Path, Path]:
     transcripts = _transcripts()
     name = store.create(split)
     ix = store.open_named(split, name)
-    for t in transcripts:
+    for first in range(0, len(transcripts), 3):  # three videos a whoosh segment
         w = ix.writer()
-        for doc in writer.documents(t):
-            w.add_document(**doc)
+        for t in transcripts[first : first + 3]:
+            for doc in writer.documents(t):
+                w.add_document(**doc)
         w.commit(merge=False)
     videos = {t.video_id: len(t.segments) for t in transcripts}
     store.switch_to(split, name, videos=videos)
@@ -96,7 +97,7 @@ def _compare(indexes, monkeypatch, queries: list[str], asked: list[dict]) -> int
     monkeypatch.setattr(searchmod._Candidates, "_top", counting)
     split, merged = indexes
     with store.searching(split) as a, store.searching(merged) as b:
-        assert (len(a.searcher.reader().leaf_readers()), len(b.searcher.reader().leaf_readers())) == (18, 1)
+        assert (len(a.searcher.reader().leaf_readers()), len(b.searcher.reader().leaf_readers())) == (4, 1)
     for index_dir in indexes:
         for q in queries:
             for kw in asked:
@@ -115,7 +116,7 @@ def test_the_page_from_bounds_is_the_page_from_every_score(indexes, monkeypatch)
 
 @pytest.mark.slow  # every query, limit and filter both ways: seconds
 def test_every_query_limit_and_filter_from_bounds_is_as_from_every_score(indexes, monkeypatch):
-    assert _compare(indexes, monkeypatch, QUERIES, ASKED) > 1000
+    assert _compare(indexes, monkeypatch, QUERIES, ASKED) > 500
 
 
 def test_a_bound_is_never_below_the_score(indexes):
@@ -133,6 +134,6 @@ def test_a_bound_is_never_below_the_score(indexes):
                     pool = c.docs(q)
                     docs, bounds = c.bounds(q, pool)
                     scores = c.scores(q, pool)
-                    assert len(scores) > 10, word
+                    assert len(scores) >= 5, word
                     for d, b in zip(docs.tolist(), bounds.tolist(), strict=True):
                         assert scores.get(d, 0.0) <= b * (1 + 1e-9), (word, tier, d)

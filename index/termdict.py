@@ -372,6 +372,18 @@ class _Always:
         raise Unreadable(fieldname)
 
 
+def _bm25_terms(searcher: Any, fieldname: str, df: int) -> tuple[float, float, float, float]:
+    """(idf, average field length, B, K1) of a term as whoosh's BM25F scores it: idf from the whole
+    index's document frequency `df` and count (WeightingModel.idf), the whole index's average field
+    length. Raises Unreadable for another weighting, whose scores these would not be."""
+    weighting = searcher.weighting
+    if type(weighting) is not BM25F or not searcher.schema[fieldname].scorable:
+        raise Unreadable(fieldname)
+    idf = log(searcher.doc_count_all() / (df + 1)) + 1
+    avgfl = searcher.avg_field_length(fieldname) or 1
+    return idf, avgfl, weighting._field_B.get(fieldname, weighting.B), weighting.K1
+
+
 def bm25_scores(
     searcher: Any, fieldname: str, df: int, weights: list[float], lengths: bytes, ids: list[int]
 ) -> list[float]:
@@ -379,13 +391,7 @@ def bm25_scores(
     field lengths), the same doubles as BM25FScorer.score: idf from the whole index's document
     frequency `df` and count, the whole index's average field length. Raises Unreadable for another
     weighting."""
-    weighting = searcher.weighting
-    if type(weighting) is not BM25F or not searcher.schema[fieldname].scorable:
-        raise Unreadable(fieldname)
-    B = weighting._field_B.get(fieldname, weighting.B)  # noqa: N806 - BM25's names
-    K1 = weighting.K1  # noqa: N806
-    idf = log(searcher.doc_count_all() / (df + 1)) + 1  # WeightingModel.idf, from the whole index's df
-    avgfl = searcher.avg_field_length(fieldname) or 1
+    idf, avgfl, B, K1 = _bm25_terms(searcher, fieldname, df)  # noqa: N806 - BM25's names
     if len(ids) < SMALL:
         return [bm25(idf, w, byte_to_length(lengths[d]), avgfl, B, K1) for d, w in zip(ids, weights, strict=True)]
     tf = np.asarray(weights, dtype=np.float64)
@@ -395,13 +401,7 @@ def bm25_scores(
 
 def bm25_bound_of(searcher: Any, fieldname: str, df: int) -> Callable[[float, int], float]:
     """bm25_bound of one document as a function of the weight and the document's field length byte."""
-    weighting = searcher.weighting
-    if type(weighting) is not BM25F or not searcher.schema[fieldname].scorable:
-        raise Unreadable(fieldname)
-    B = weighting._field_B.get(fieldname, weighting.B)  # noqa: N806 - BM25's names
-    K1 = weighting.K1  # noqa: N806
-    idf = log(searcher.doc_count_all() / (df + 1)) + 1
-    avgfl = searcher.avg_field_length(fieldname) or 1
+    idf, avgfl, B, K1 = _bm25_terms(searcher, fieldname, df)  # noqa: N806 - BM25's names
     return lambda weight, length: bm25(idf, weight, byte_to_length(length), avgfl, B, K1)
 
 
@@ -411,13 +411,7 @@ def bm25_bound(
     """BM25F of a term of weight `weight` (one, or one for each document) in each document `ids` of one
     segment (`lengths`: its field length bytes as an array), as bm25_scores computes it: with the greatest
     weight the term may have there, no document's score exceeds it. Raises Unreadable for another weighting."""
-    weighting = searcher.weighting
-    if type(weighting) is not BM25F or not searcher.schema[fieldname].scorable:
-        raise Unreadable(fieldname)
-    B = weighting._field_B.get(fieldname, weighting.B)  # noqa: N806 - BM25's names
-    K1 = weighting.K1  # noqa: N806
-    idf = log(searcher.doc_count_all() / (df + 1)) + 1
-    avgfl = searcher.avg_field_length(fieldname) or 1
+    idf, avgfl, B, K1 = _bm25_terms(searcher, fieldname, df)  # noqa: N806 - BM25's names
     fl = _FIELD_LENGTHS[lengths[ids]]
     return idf * ((weight * (K1 + 1)) / (weight + K1 * ((1 - B) + B * fl / avgfl)))
 

@@ -137,6 +137,7 @@ def test_streamed_file_matches_the_array():
 
 
 # -- segments -----------------------------------------------------------------------
+@pytest.mark.slow  # a whole diarization of its own (the fast tier keeps the synthetic fast exchange)
 def test_segments_are_split_where_the_speaker_changes():
     # One segment holding the whole interview, as a recogniser might return
     # for rapid exchanges: it must come back as one segment per turn.

@@ -131,8 +131,7 @@ def overlap_turns(seg: Segmentation, turns: Sequence[_TurnLike], match: bool = T
     for a, b in regions:
         if (b - a) * HOP_S < MIN_OVERLAP_S:
             continue
-        start = float(Segmentation.frame_time(a) - HOP_S / 2)
-        end = float(Segmentation.frame_time(b - 1) + HOP_S / 2)
+        start, end = Segmentation.span(a, b)
         held = owner[a:b][owner[a:b] >= 0]
         if held.size:
             primary = labels[int(np.bincount(held).argmax())]
@@ -271,9 +270,7 @@ def merged_voices(seg: Segmentation, turns: Sequence[_TurnLike]) -> list[tuple[f
     spans = []
     for a, b in _runs(out):
         if (b - a) * HOP_S >= MIN_OVERLAP_S:
-            spans.append(
-                (float(Segmentation.frame_time(a) - HOP_S / 2), float(Segmentation.frame_time(b - 1) + HOP_S / 2))
-            )
+            spans.append(Segmentation.span(a, b))
     if sum(b - a for a, b in spans) < MIN_SPLIT_S:
         return []
     return [(round(a, 3), round(b, 3)) for a, b in spans]

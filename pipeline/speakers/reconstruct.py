@@ -30,23 +30,14 @@ twice the speaker stage's time.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 
-from media.audio import SAMPLE_RATE
-
-from .segmentation import FRAME_HOP, FRAMES, Segmentation
+from .overlap import HOP_S, _match, _owner, _runs, _TurnLike
+from .segmentation import FRAMES, Segmentation
 
 ACTIVE = 0.5  # anyone / two at once count from this probability (as `overlap` counts them)
-HOP_S = FRAME_HOP / SAMPLE_RATE
 MIN_LINK_S = 0.4  # a local speaker is the same voice in the next window on this much shared speech (overlap's match)
-
-
-class _TurnLike(Protocol):
-    start: float
-    end: float
-    label: str
 
 
 def reconstruct(seg: Segmentation, assigned: np.ndarray, speakers: int) -> np.ndarray:
@@ -113,11 +104,9 @@ def link(seg: Segmentation, assigned: np.ndarray) -> np.ndarray:
 
 def runs(mask: np.ndarray) -> list[tuple[float, float]]:
     """(start, end) seconds of the runs of True frames."""
-    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
     out = []
-    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
-        start = float(Segmentation.frame_time(a) - HOP_S / 2)
-        end = float(Segmentation.frame_time(b - 1) + HOP_S / 2)
+    for a, b in _runs(mask):
+        start, end = Segmentation.span(a, b)
         out.append((round(max(0.0, start), 3), round(end, 3)))
     return out
 
@@ -143,8 +132,6 @@ def heard(seg: Segmentation, turns: Sequence[_TurnLike], bridge_s: float) -> lis
     Local speakers are given the turns' speakers by the frames they talk alone inside those turns
     (`overlap._match`, no embedding); one that matches nobody adds nothing.
     """
-    from .overlap import _match, _owner
-
     labels = list(dict.fromkeys(t.label for t in sorted(turns, key=lambda t: t.start)))
     if not labels or not len(seg.local) or seg.hard is None:
         return []

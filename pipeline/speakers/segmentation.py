@@ -176,6 +176,12 @@ class Segmentation:
         return (np.asarray(i) * FRAME_HOP + FRAME_SPAN / 2) / SAMPLE_RATE
 
     @staticmethod
+    def span(a: int, b: int) -> tuple[float, float]:
+        """Seconds a run of frames [a, b) covers: half a hop before frame a's centre to half a hop after b - 1's."""
+        half = FRAME_HOP / SAMPLE_RATE / 2
+        return float(Segmentation.frame_time(a) - half), float(Segmentation.frame_time(b - 1) + half)
+
+    @staticmethod
     def frame_at(t: float) -> int:
         return int(round((t * SAMPLE_RATE - FRAME_SPAN / 2) / FRAME_HOP))
 

@@ -11,11 +11,18 @@ far-field meeting speech (a table microphone, people across the room) scores
 Silero's usual 0.5 threw them away unseen. Silence still scores ~0, so long
 silences stay out. The language, though, is read only from the speech Silero is
 sure of (`sure_speech`): quiet murmur let in by the low gate was taken for Welsh.
+
+Those three readings of the audio (the gate, the sure speech, the stretches word
+times are held to) are one Silero pass: the model's speech probabilities depend
+only on the audio, so they are computed once per gate and faster-whisper's own
+`get_speech_timestamps` turns them into spans at each threshold (`_OnceVad`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -37,6 +44,7 @@ class Gate:
         self.map = None
         self.regions = [(0.0, self.duration)]
         self._source, self._options = audio, options
+        self._vad: _OnceVad | None = None  # Silero's probabilities of `audio`, computed on first use
         if not options.vad_filter:
             self.audio = audio
             return
@@ -56,7 +64,10 @@ class Gate:
         o = self._options
         silence = o.vad_min_silence_ms if min_silence_ms is None else min_silence_ms
         vad = VadOptions(threshold=threshold, min_silence_duration_ms=silence, speech_pad_ms=o.vad_speech_pad_ms)
-        return get_speech_timestamps(self._source, vad, sampling_rate=SAMPLE_RATE)
+        if self._vad is None:
+            self._vad = _OnceVad()
+        with self._vad.in_use():
+            return get_speech_timestamps(self._source, vad, sampling_rate=SAMPLE_RATE)
 
     def stretches(self) -> list[tuple[float, float]]:
         """Stretches of speech, seconds on the original timeline: the gate's threshold and padding,
@@ -112,3 +123,56 @@ class Gate:
 
     def _clamp(self, t: float) -> float:
         return float(min(max(t, 0.0), self.duration))
+
+
+_local = threading.local()  # the _OnceVad in use on this thread, if any
+_silero: list[Any] = []  # faster-whisper's own get_vad_model, once it is replaced
+_install_lock = threading.Lock()
+
+
+class _OnceVad:
+    """Silero run once on one audio, however many times its spans are asked for.
+
+    faster-whisper's `get_speech_timestamps` runs the model (`get_vad_model()`)
+    on the whole audio and then thresholds the probabilities. While `in_use`,
+    this thread's calls get this object as the model: the first call computes
+    the probabilities, the next ones return them. Other threads, and calls
+    outside `in_use`, get faster-whisper's model as before.
+    """
+
+    def __init__(self) -> None:
+        _install()
+        self._probs: np.ndarray | None = None
+        self._size = -1
+        self.runs = 0  # how many times Silero really ran
+
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[None]:
+        before = getattr(_local, "vad", None)
+        _local.vad = self
+        try:
+            yield
+        finally:
+            _local.vad = before
+
+    def __call__(self, padded: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+        if self._probs is None or padded.size != self._size:  # one gate, one audio; the size tells a misuse
+            self._probs, self._size = _silero[0]()(padded, *args, **kwargs), padded.size
+            self.runs += 1
+        return self._probs
+
+
+def _install() -> None:
+    """faster-whisper's `get_vad_model` replaced, once, by one that answers the `_OnceVad` in use, if any."""
+    import faster_whisper.vad as fw_vad
+
+    with _install_lock:
+        if _silero:
+            return
+        real = fw_vad.get_vad_model
+        _silero.append(real)
+
+        def get_vad_model() -> Any:
+            return getattr(_local, "vad", None) or real()
+
+        fw_vad.get_vad_model = get_vad_model

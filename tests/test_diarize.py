@@ -188,8 +188,21 @@ def test_the_last_word_of_a_turn_ends_where_the_speech_does():
     assert ends["do"] == 13.0 and ends["Yes"] == 14.5  # another word follows inside the turn: untouched
     assert ends["it"] == 15.3  # by at most half a second, however long the turn runs on
     assert ends["was."] == 21.9
-    assert [s.end for s in out] == [13.5, 21.9]  # segments end with their words
+    assert [s.end for s in out] == [13.5, 15.3, 21.9]  # segments end with their words (split at the 6-s pause)
     assert words[1].end == 13.2  # inputs are not modified
+
+
+def test_a_segment_is_split_where_its_words_pause_for_a_turn():
+    # Whisper's segment ran on over a 2.7-s silence ("joy." ... "Aren't"): as one segment, the
+    # transcript said someone spoke through it. A pause of a turn's length (TURN_PAUSE_S) splits it,
+    # a shorter one does not.
+    turns = [Turn(0.0, 8.6, "SPEAKER_1"), Turn(11.1, 14.0, "SPEAKER_1")]
+    words = [Word("great", 8.0, 8.1), Word("joy.", 8.1, 8.5), Word("Aren't", 11.2, 11.7), Word("they", 11.7, 11.8),
+             Word("suing", 12.5, 12.9)]  # fmt: skip
+    out, _ = assign_speakers([Segment(8.0, 12.9, "great joy. Aren't they suing", words)], turns)
+    assert [(s.start, s.text) for s in out] == [(8.0, "great joy."), (11.2, "Aren't they suing")]
+    assert {s.speaker for s in out} == {"SPEAKER_1"}
+    assert out[0].end < 9.1 and out[1].end >= 12.9
 
 
 # -- silence and length -------------------------------------------------------------

@@ -173,6 +173,18 @@ def test_the_reconstruction_gives_each_frame_as_many_speakers_as_talk_the_most_a
     assert heard(seg, [], bridge_s=0.0) == []
 
 
+def test_how_many_speak_is_the_likeliest_count_not_a_half_for_two():
+    """Where one window hears two voices and the other one, the pair classes average under a half
+    but still outweigh "one" and "nobody": two speak there (pyannote also takes an argmax)."""
+    from pipeline.speakers.segmentation import Segmentation
+
+    speech = np.array([0.2, 0.45, 0.6, 0.9, 0.9, 0.95], np.float32)  # P(anyone)
+    overlap = np.array([0.0, 0.0, 0.1, 0.3, 0.46, 0.6], np.float32)  # P(two)
+    seg = Segmentation(speech, overlap, np.zeros((0, 589, 3), np.float16), np.zeros(0, int))
+    # nobody 0.8 / 0.55 beat one; one 0.5 > nobody 0.4; one 0.6 > two 0.3; two 0.46 > one 0.44 and nobody 0.1
+    assert seg.count().tolist() == [0, 0, 1, 1, 2, 2]
+
+
 def test_a_voice_the_diarizer_has_no_turn_for_takes_its_speaker_from_the_window_before():
     """Windows overlap by half: the local speaker that talks on the shared frames in both is one voice."""
     from pipeline.speakers.reconstruct import heard

@@ -2,7 +2,8 @@
 
 Each word takes the turn its end overlaps most (or the nearest one: a word
 in a pause still belongs to someone). Segments are then split wherever the
-speaker changes, so no segment ever mixes two speakers. Labels are
+speaker changes, so no segment ever mixes two speakers, and where the words
+stop for a turn's pause that nobody is heard in, so no segment spans a silence. Labels are
 renumbered in order of first appearance in the transcript, so the first
 voice a reader meets is always SPEAKER_1 even when the diarizer's first
 turn held no words (music, a cough). The last word of each turn ends where the
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from ..transcript import Segment, Speaker, Word
+from ..transcript import TURN_PAUSE_S, Segment, Speaker, Word
 
 MAX_GAP_S = 2.0  # a word further than this from every turn keeps its neighbours' speaker
 # Whisper-style recognisers stretch the start of a word back over the pause
@@ -30,6 +31,10 @@ TAIL_S = 0.4
 # before the voice fades out). The speech detector knows where the voice stops, so a word
 # that is the last one in its turn is extended to the turn's end, by at most END_SNAP_S.
 END_SNAP_S = 0.5
+# A segment is cut where its words stop for a pause a turn would end at (TURN_PAUSE_S) and nobody is
+# heard for that long: Whisper's segments run on across silences ("joy." ... 2.7 s ... "Aren't"), and
+# a segment is what the transcript says was spoken, from its start to its end.
+SPLIT_PAUSE_S = TURN_PAUSE_S
 
 
 class _TurnLike(Protocol):
@@ -68,6 +73,33 @@ class _TurnIndex:
             if score > best_score:
                 best, best_score = t.label, score
         return best
+
+
+class _Heard:
+    """Where anyone was heard: the turns, and the speech the segmentation heard (`turns.speech`)."""
+
+    def __init__(self, turns: Sequence[_TurnLike]):
+        spans = sorted([(t.start, t.end) for t in turns] + [(a, b) for a, b, _ in getattr(turns, "speech", None) or []])
+        self.spans: list[list[float]] = []
+        for a, b in spans:
+            if self.spans and a <= self.spans[-1][1]:
+                self.spans[-1][1] = max(self.spans[-1][1], b)
+            else:
+                self.spans.append([a, b])
+        self.starts = [a for a, _b in self.spans]
+
+    def silent(self, start: float, end: float) -> bool:
+        """Whether [start, end] holds a stretch of SPLIT_PAUSE_S with nobody heard."""
+        if end - start < SPLIT_PAUSE_S:
+            return False
+        at = start
+        for a, b in self.spans[max(0, bisect.bisect_right(self.starts, start) - 1) :]:
+            if a >= end:
+                break
+            if a - at >= SPLIT_PAUSE_S:
+                return True
+            at = max(at, b)
+        return end - at >= SPLIT_PAUSE_S
 
 
 def _fill_gaps(labels: list[str | None], default: str | None) -> list[str | None]:
@@ -117,6 +149,7 @@ def assign_speakers(segments: list[Segment], turns: list[_TurnLike]) -> tuple[li
     words, everything goes to a single SPEAKER_1; with no segments, no speakers.
     """
     index = _TurnIndex(turns)
+    heard = _Heard(turns)
     default = "SPEAKER_1" if not turns else None
 
     # One label per word, or per segment when the recogniser gave no words.
@@ -141,7 +174,7 @@ def assign_speakers(segments: list[Segment], turns: list[_TurnLike]) -> tuple[li
         words = [replace(w, speaker=lab) for w, (_wi, lab) in zip(seg.words, marks, strict=True)]
         runs: list[list[Word]] = []
         for w in words:
-            if runs and runs[-1][-1].speaker == w.speaker:
+            if runs and runs[-1][-1].speaker == w.speaker and not heard.silent(runs[-1][-1].end, w.start):
                 runs[-1].append(w)
             else:
                 runs.append([w])

@@ -117,7 +117,7 @@ def overlap_turns(seg: Segmentation, turns: Sequence[_TurnLike], match: bool = T
         return []
     owner = _owner(turns, labels, n)
     mapped = _match(seg, owner, len(labels) if match else 0)
-    over = seg.overlap >= ACTIVE
+    over = seg.count() >= 2  # the likeliest count is two (Segmentation.count)
     regions: list[list[int]] = []
     for a, b in _runs(over):
         if regions and (a - regions[-1][1]) * HOP_S < MERGE_GAP_S:

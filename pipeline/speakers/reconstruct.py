@@ -14,8 +14,8 @@ step 1 embeds every local speaker instead):
    takes the speaker of the same voice in the next or previous window
    (`link`: windows overlap by half, and one voice is active on the same
    shared frames in both);
-2. per frame, how many speak comes from the probabilities of anyone / two at
-   once averaged over the windows that see the frame, and who speaks is that
+2. per frame, how many speak is the likeliest count (nobody / one / two) from
+   the class probabilities averaged over the windows that see the frame, and who speaks is that
    many speakers with the most (Hamming-weighted) activity over those windows.
 
 The result (`heard`) is every speaker's speech, overlaps included, for
@@ -36,7 +36,6 @@ import numpy as np
 from .overlap import HOP_S, _match, _owner, _runs, _TurnLike
 from .segmentation import FRAMES, Segmentation
 
-ACTIVE = 0.5  # anyone / two at once count from this probability (as `overlap` counts them)
 MIN_LINK_S = 0.4  # a local speaker is the same voice in the next window on this much shared speech (overlap's match)
 
 
@@ -56,10 +55,10 @@ def reconstruct(seg: Segmentation, assigned: np.ndarray, speakers: int) -> np.nd
             g = assigned[w, k]
             if g >= 0:  # two local speakers of one window are never one speaker (assignment is one-to-one)
                 activation[at:b, g] += h * (hard[:, k] + 1e-3 * soft[:, k])  # the soft part breaks ties
-    # How many speak: anyone / two at once from the probabilities averaged over the windows (as the
+    # How many speak: the likeliest count from the probabilities averaged over the windows (as the
     # overlap turns are found); a rounded average of each window's hard count ties at 0.5 wherever
     # one of the two windows that see a frame hears a voice and the other does not.
-    count = (seg.speech >= ACTIVE).astype(int) + (seg.overlap >= ACTIVE)
+    count = seg.count()
     count = np.minimum(count, speakers)
     order = np.argsort(-activation, axis=1)
     out = np.zeros((n, max(1, speakers)), bool)

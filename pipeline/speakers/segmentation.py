@@ -185,6 +185,18 @@ class Segmentation:
     def frame_at(t: float) -> int:
         return int(round((t * SAMPLE_RATE - FRAME_SPAN / 2) / FRAME_HOP))
 
+    def count(self) -> np.ndarray:
+        """How many speak in each frame: the likeliest of nobody / one / two, from the class
+        probabilities averaged over the windows that see the frame (P(one) = P(anyone) - P(two)).
+
+        The likeliest count, not "P(two) >= 0.5": where one window hears two voices and the other
+        one, the average of the pair classes often lands under a half while still outweighing
+        each of the other counts (pyannote 3.x also takes the count as an argmax, per window)."""
+        two = self.overlap.astype(np.float64)
+        one = np.maximum(0.0, self.speech - two)
+        nobody = 1.0 - self.speech.astype(np.float64)
+        return np.argmax(np.stack([nobody, one, two], axis=1), axis=1)
+
     @property
     def duration(self) -> float:
         return float(self.frame_time(len(self.speech)))

@@ -616,13 +616,19 @@ class _Candidates:
         self.flt = flt
         self._derived = derived
         self._probes: list | None = None  # see termdict: made on the first term looked up
+        self._keys: frozenset[str] | None = None  # the index's sound keys (soundkeys.known_keys)
         self._allowed: set[int] | None = None
+        # a term's segments: a sorted array (term_ids), and as a set too when asked for or short (term_docs)
+        self._arrays: dict[tuple[str, str], np.ndarray] = {}
         self._terms: dict[tuple[str, str], set[int]] = {}
         # a term's postings in the mapped segment files: [(segment, base, its postings there)] and its
         # document frequency; None when whoosh read them (then whoosh scores it too)
         self._postings: dict[tuple[str, str], tuple[list[tuple[int, int, termdict.TermPostings]], int] | None] = {}
         self._term_scores: dict[tuple[str, str], dict[int, float] | None] = {}
-        self._docs: dict[int, tuple[Q.Query, set[int] | None]] = {}  # id(query) -> (query, docs)
+        self._docs: dict[int, tuple[Q.Query, np.ndarray | None]] = {}  # id(query) -> (query, its _ids)
+        self._sets: dict[int, tuple[Q.Query, set[int] | None]] = {}  # id(query) -> (query, docs)
+        self._asked: tuple[set[int], np.ndarray] | None = None  # the last segments within() was asked about
+        self._narrowed: tuple[Q.Query, Q.Query] | None = None  # a tier's query and it pruned to the candidates
         self._local: dict[int, list[int]] | None = None  # see _within
         self._sizes: dict[int, tuple[Q.Query, int]] = {}  # id(query) -> (query, _estimate)
         self._pool: set[int] = set()
@@ -644,6 +650,9 @@ class _Candidates:
             pool &= allowed
         self._pool = pool
         if want is not None and len(pool) > want and TOP_K:
+            # bounded and scored without the parts that hold no candidate (most of a sounds-alike OR's terms)
+            narrowed = self.prune(q, pool, keep=True)
+            self._narrowed, q = (q, narrowed), narrowed
             bounds = self.bounds(q, pool)
             if bounds is not None:
                 return self._top(q, want, pool, bounds)
@@ -714,18 +723,18 @@ class _Candidates:
                 return self._bound(q.subqueries[0], docs, mult * max(boost, 1.0), into)
             return all(self._bound(c, docs, mult * boost, into) for c in q.subqueries)
         if type(q) is Q.Sequence and _word_pair(q) is not None:  # scored as its parts' sum (_pair_scores)
-            inside = docs & self.docs(q)  # type: ignore[operator]
-            return all(self._bound(c, inside, mult * boost, into) for c in q.subqueries)
+            inside = self.within(q, docs)
+            return all(self._bound(c, inside, mult * boost, into) for c in q.subqueries)  # type: ignore[arg-type]
         if type(q) is Q.And:  # whoosh's intersection: its parts' sum, boosted when there are several
-            inside = docs & self.docs(q)  # type: ignore[operator]
+            inside = self.within(q, docs)
             boost = boost if len(q.subqueries) > 1 else max(boost, 1.0)
-            return all(self._bound(c, inside, mult * boost, into) for c in q.subqueries)
+            return all(self._bound(c, inside, mult * boost, into) for c in q.subqueries)  # type: ignore[arg-type]
         if type(q) is not Q.Term:
             return False
         posts = self._open(q.fieldname, q.text)
         if posts is None or self._term_scores.get((q.fieldname, q.text), {}) is None:
             return False
-        held = self.term_docs(q.fieldname, q.text) & docs
+        held = self.within(q, docs)
         if not held:
             return True
         mult *= boost
@@ -773,21 +782,21 @@ class _Candidates:
         if isinstance(q, querymod.UnlessOrdinary):
             return {} if q.ordinary(self.searcher.reader()) else self.scores(q.child, docs)
         if isinstance(q, Q.Or) and not q.scale and not q.minmatch and len(q.subqueries) > 1:
-            parts = [(c, self.docs(c)) for c in q.subqueries]
+            parts = [(c, self.within(c, docs)) for c in q.subqueries]
             if all(d is not None for _, d in parts):
                 out: dict[int, float] = {}
-                for c, cdocs in parts:
-                    if cdocs.isdisjoint(docs):  # type: ignore[union-attr]
+                for c, inside in parts:
+                    if not inside:
                         continue
                     raw = self._scores_in(c.fieldname, c.text, docs) if type(c) is Q.Term else None
                     if raw is not None:  # a term read from the segment files: its scores, in `docs`, added as is
                         get, boost = out.get, c.boost
-                        mine = raw.items() if len(raw) <= len(docs) else [(d, raw[d]) for d in docs if d in raw]
-                        for d, score in mine:
-                            if d in docs:
+                        for d in inside:
+                            score = raw.get(d)
+                            if score is not None:
                                 out[d] = get(d, 0.0) + (score * boost if boost != 1.0 else score)
                         continue
-                    for d, score in self.scores(c, docs & cdocs).items():  # type: ignore[operator]
+                    for d, score in self.scores(c, inside).items():  # type: ignore[arg-type]
                         out[d] = out.get(d, 0.0) + score
                 if q.boost != 1.0:
                     out = {d: score * q.boost for d, score in out.items()}
@@ -827,7 +836,7 @@ class _Candidates:
         the second part 1 to `slop` after one of the first; scored as the sum of its parts', times its boost."""
         if any(not terms for terms in pair):
             return {}
-        docs = docs & self.docs(q)  # type: ignore[operator]
+        docs = self.within(q, docs)  # type: ignore[assignment]
         if not docs:
             return {}
         first, second = (self._positions(terms, docs) for terms in pair)
@@ -841,7 +850,7 @@ class _Candidates:
     def _positions(self, terms: list[Q.Term], docs: set[int]) -> dict[int, set[int]]:
         out: dict[int, set[int]] = {}
         for t in terms:
-            tdocs = docs & self.term_docs(t.fieldname, t.text)
+            tdocs = self.within(t, docs)
             if not tdocs:
                 continue
             posts = self._postings.get((t.fieldname, t.text))
@@ -878,6 +887,9 @@ class _Candidates:
         reader = self.searcher.reader()
         if self._probes is None:
             self._probes = termdict.probes(reader, self._derived)
+        if fieldname == schema.SOUND and self._derived is not None and text not in self._sound_keys(reader):
+            self._postings[key] = ([], 0)  # no segment holds it: no segment's table probed
+            return self._postings[key]
         read: list[tuple[int, int, termdict.TermPostings]] | None = []
         df = 0
         try:
@@ -892,16 +904,22 @@ class _Candidates:
         posts = self._postings[key] = None if read is None else (read, df)
         return posts
 
-    def term_docs(self, fieldname: str, text: str) -> set[int]:
+    def _sound_keys(self, reader: IndexReader) -> frozenset[str]:
+        if self._keys is None:
+            self._keys = soundkeys.known_keys(reader, self._derived)
+        return self._keys
+
+    def term_ids(self, fieldname: str, text: str) -> np.ndarray:
+        """The segments holding a term, sorted (an array: the halves of a name heard split are ORs of common
+        sound keys, tens of thousands of segments, combined with numpy rather than as sets), once per search."""
         key = (fieldname, text)
-        docs = self._terms.get(key)
-        if docs is None:
-            docs = set()
+        got = self._arrays.get(key)
+        if got is None:
+            parts = []
             posts = self._open(fieldname, text)
             if posts is not None:  # from the mapped files, the blocks' document numbers alone (see eager)
                 for _i, base, post in posts[0]:
-                    ids = post.read()[0] if self.eager else post.ids()
-                    docs.update(ids if not base else map(base.__add__, ids))
+                    parts.append(post.id_array(whole=self.eager) + base if base else post.id_array(whole=self.eager))
             else:
                 reader = self.searcher.reader()
                 for (leaf, base), probe in zip(reader.leaf_readers(), self._probes, strict=True):  # type: ignore[arg-type]
@@ -911,9 +929,50 @@ class _Candidates:
                         ids = leaf.postings(fieldname, text).all_ids()
                     except TermNotFound:
                         continue
-                    docs.update(ids if not base else (base + d for d in ids))
-            self._terms[key] = docs
+                    parts.append(np.fromiter(ids, dtype=np.int64) + base)
+            got = self._arrays[key] = _joined(parts)
+            if len(got) <= _AS_SET:  # a short list is asked about as a set (see within)
+                self._terms[key] = set(got.tolist())
+        return got
+
+    def term_docs(self, fieldname: str, text: str) -> set[int]:
+        """term_ids as a set, made once per search."""
+        key = (fieldname, text)
+        docs = self._terms.get(key)
+        if docs is None:
+            docs = self._terms[key] = set(self.term_ids(fieldname, text).tolist())
         return docs
+
+    def within(self, q: Q.Query, docs: set[int]) -> set[int] | None:
+        """Those of `docs` that `q` may match (`docs & self.docs(q)`), None when `q` may match any: a few
+        segments are looked up in the sorted array of a long list, not all of it made a set."""
+        if q is Q.NullQuery or not docs:
+            return set()
+        if isinstance(q, Q.Term):
+            key = (q.fieldname, q.text)
+            known = self._terms.get(key)
+            if known is not None:
+                return known & docs
+            every: np.ndarray | None = self.term_ids(*key)
+            known = self._terms.get(key)
+            if known is not None:
+                return known & docs
+        else:
+            known_set = self._sets.get(id(q))
+            if known_set is not None and known_set[0] is q:
+                return None if known_set[1] is None else known_set[1] & docs
+            every = self._ids(q)
+            if every is None:
+                return None
+        if not len(every):  # type: ignore[arg-type]
+            return set()
+        if len(every) <= len(docs):  # type: ignore[arg-type]
+            return docs.intersection(every.tolist())  # type: ignore[union-attr]
+        asked = self._asked
+        if asked is None or asked[0] is not docs or len(asked[1]) != len(docs):  # the pool, asked about again
+            asked = self._asked = (docs, np.sort(np.fromiter(docs, dtype=np.int64, count=len(docs))))
+        at = np.minimum(np.searchsorted(every, asked[1]), len(every) - 1)  # type: ignore[arg-type]
+        return set(asked[1][every[at] == asked[1]].tolist())  # type: ignore[index]
 
     def read_terms(self, q: Q.Query, base: int, docs: list[int], scoring: bool = False) -> Q.Query:
         """`q` with each term whose postings term_docs read matched from them in the segment starting at
@@ -930,18 +989,19 @@ class _Candidates:
         def read(fieldname: str, text: str, boost: float = 1.0) -> _ReadTerm | None:
             key = (fieldname, text)
             posts = self._postings.get(key)
-            if posts is None and not scoring and key not in self._terms:
+            if posts is None and not scoring and key not in self._arrays:
                 return self._page_term(fieldname, text, boost, base, docs)
             if posts is None or (scoring and key in self._term_scores and self._term_scores[key] is None):
                 return None
             here = next(((i, p) for i, b, p in posts[0] if b == base), None)
-            held = self._terms.get(key)  # the blocks holding those of docs the term is in
+            # the blocks holding those of docs the term is in
+            held = self.within(Q.Term(fieldname, text), asked) if key in self._arrays else None
             if here is None:
                 mine = None
             elif held is None:
                 mine = here[1].read(docs)
             else:
-                mine = here[1].read(sorted(d - base for d in held & asked) if base else sorted(held & asked))
+                mine = here[1].read(sorted(d - base for d in held) if base else sorted(held))
             if mine is not None:
                 ids, weights, values, df = mine
                 keep = [k for k, d in enumerate(ids) if d in wanted] if len(ids) <= 8 * len(docs) else _at(ids, docs)
@@ -1006,7 +1066,7 @@ class _Candidates:
         key = (fieldname, text)
         if key in self._term_scores:
             return self._term_scores[key]
-        self.term_docs(fieldname, text)
+        self.term_ids(fieldname, text)
         posts, out = self._postings.get(key), {}
         try:
             if posts is None:
@@ -1029,11 +1089,11 @@ class _Candidates:
         key = (fieldname, text)
         if key in self._term_scores:
             return self._term_scores[key]
-        held = self.term_docs(fieldname, text)
+        self.term_ids(fieldname, text)
         posts = self._postings.get(key)
         if posts is None or sum(p.count for _i, _b, p in posts[0]) <= 8 * len(docs) + 256:
             return self.term_scores(fieldname, text)
-        mine = held & docs
+        mine = self.within(Q.Term(fieldname, text), docs)
         out: dict[int, float] = {}
         try:
             for i, base, post in posts[0]:
@@ -1059,12 +1119,26 @@ class _Candidates:
             return set()
         if isinstance(q, Q.Term):
             return self.term_docs(q.fieldname, q.text)
+        known = self._sets.get(id(q))
+        if known is not None and known[0] is q:
+            return known[1]
+        ids = self._ids(q)
+        docs = None if ids is None else set(ids.tolist())
+        self._sets[id(q)] = (q, docs)
+        return docs
+
+    def _ids(self, q: Q.Query) -> np.ndarray | None:
+        """docs() as a sorted array, None for "any"; once per query object during a search."""
+        if q is Q.NullQuery:
+            return _NONE
+        if isinstance(q, Q.Term):
+            return self.term_ids(q.fieldname, q.text)
         known = self._docs.get(id(q))
         if known is not None and known[0] is q:  # a tier's query is walked again to score and prune it
             return known[1]
-        docs = self._compound_docs(q)
-        self._docs[id(q)] = (q, docs)
-        return docs
+        ids = self._compound_ids(q)
+        self._docs[id(q)] = (q, ids)
+        return ids
 
     def _estimate(self, q: Q.Query) -> int:
         """Postings of `q`'s terms (their blocks' counts, opened but not decoded), what finding its segments
@@ -1088,45 +1162,59 @@ class _Candidates:
         self._sizes[id(q)] = (q, size)
         return size
 
-    def _compound_docs(self, q: Q.Query) -> set[int] | None:
+    def _compound_ids(self, q: Q.Query) -> np.ndarray | None:
         if isinstance(q, querymod.UnlessOrdinary):
-            return set() if q.ordinary(self.searcher.reader()) else self.docs(q.child)
+            return _NONE if q.ordinary(self.searcher.reader()) else self._ids(q.child)
         if isinstance(q, Q.Or | Q.DisjunctionMax):
             parts = []
             for c in q.subqueries:
-                docs = self.docs(c)
-                if docs is None:
+                ids = self._ids(c)
+                if ids is None:
                     return None
-                parts.append(docs)
-            return set().union(*parts)
+                if len(ids):
+                    parts.append(ids)
+            if len(parts) <= 1:
+                return parts[0] if parts else _NONE
+            every = np.concatenate(parts)
+            every.sort()  # (numpy's unique hashes: slower here)
+            return every[np.concatenate(([True], every[1:] != every[:-1]))]
         if isinstance(q, Q.And | Q.Sequence | Q.Phrase):
             kids = q.subqueries if not isinstance(q, Q.Phrase) else [Q.Term(q.fieldname, w) for w in q.words]
             # the part of fewest postings first: once nothing is left, the others' postings are never read
-            common: set[int] | None = None
+            common: np.ndarray | None = None
             for kid in sorted(kids, key=self._estimate):
-                docs = self.docs(kid)
-                if docs is None:  # a NOT inside: "any"
+                ids = self._ids(kid)
+                if ids is None:  # a NOT inside: "any"
                     continue
-                common = docs if common is None else common & docs  # (never changed: no copy)
-                if not common:
+                common = ids if common is None else np.intersect1d(common, ids, assume_unique=True)
+                if not len(common):
                     return common
             return common
         if isinstance(q, Q.AndNot | Q.AndMaybe):
-            return self.docs(q.a)
+            return self._ids(q.a)
         return None
 
-    def prune(self, q: Q.Query, pool: set[int] | None = None) -> Q.Query:
+    def prune(self, q: Q.Query, pool: set[int] | None = None, keep: bool = False) -> Q.Query:
         """`q` without the OR'ed terms that occur in none of `pool` (default: the last search's
-        candidates), never under a NOT: the same matches and scores in those segments."""
+        candidates), never under a NOT: the same matches and scores in those segments. `keep`: each
+        part made anew takes the segments found for the part it replaces (all of its own in `pool`,
+        and more), for questions about segments of `pool` only."""
         pool = self._pool if pool is None else pool
+        if self._narrowed is not None and q is self._narrowed[0] and pool <= self._pool:
+            q = self._narrowed[1]  # (pruned to a pool holding this one already)
 
         def absent(c: Q.Query) -> bool:  # matches nothing in pool
             if isinstance(c, Q.Not) or (c.is_leaf() and not isinstance(c, Q.Term)):
                 return False
-            docs = self.docs(c)
-            return docs is not None and docs.isdisjoint(pool)
+            inside = self.within(c, pool)
+            return inside is not None and not inside
 
-        return _pruned(q, absent)
+        return _pruned(q, absent, self._same_docs if keep else None)
+
+    def _same_docs(self, old: Q.Query, new: Q.Query) -> None:
+        known = self._docs.get(id(old))
+        if known is not None and known[0] is old:
+            self._docs[id(new)] = (new, known[1])
 
 
 # Recursive walks are module functions, not closures: a closure that calls itself is a reference cycle, which
@@ -1146,11 +1234,23 @@ def _swap_terms(q: Q.Query, read: Callable[..., _ReadTerm | None]) -> Q.Query:
     return q if q.is_leaf() else q.apply(partial(_swap_terms, read=read))
 
 
-def _pruned(q: Q.Query, absent: Callable[[Q.Query], bool]) -> Q.Query:
-    """`q` without the OR'ed parts `absent` says match nothing (see _Candidates.prune)."""
+def _pruned(
+    q: Q.Query, absent: Callable[[Q.Query], bool], made: Callable[[Q.Query, Q.Query], None] | None = None
+) -> Q.Query:
+    """`q` without the OR'ed parts `absent` says match nothing (see _Candidates.prune); `made(part, anew)`
+    is told of each part made anew."""
     if isinstance(q, Q.Not) or q.is_leaf():
         return q
-    walk = partial(_pruned, absent=absent)
+    out = _pruned_once(q, absent, made)
+    if made is not None and out is not q:
+        made(q, out)
+    return out
+
+
+def _pruned_once(
+    q: Q.Query, absent: Callable[[Q.Query], bool], made: Callable[[Q.Query, Q.Query], None] | None
+) -> Q.Query:
+    walk = partial(_pruned, absent=absent, made=made)
     if isinstance(q, Q.AndNot):
         out = copy.copy(q)
         out.a = walk(q.a)
@@ -1178,6 +1278,13 @@ def _pruned(q: Q.Query, absent: Callable[[Q.Query], bool]) -> Q.Query:
 _MANY = 1 << 40  # _Candidates._estimate of what whoosh reads
 TOP_K = True  # a tier's page found by bounds (_Candidates._top); off: every candidate scored
 _FEW = 16  # a term in up to this many candidates is bounded in Python, in more with numpy
+_AS_SET = 256  # a term in up to this many segments is also held as a set (see _Candidates.within)
+_NONE = np.empty(0, dtype=np.int64)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """Sorted arrays of successive ranges, one after the other."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else _NONE
 
 
 def _ORDER(x: tuple[int, float]) -> tuple[float, int]:  # noqa: N802 - best first, then segment number (whoosh's order)

@@ -38,13 +38,7 @@ def keys_within_one(reader: IndexReader, text: str, prefix: int, derived: dict[s
     sorted: what terms_within(reader, SOUND, text, 1, prefix) finds (whoosh's automaton counts no
     transposition), from the index's keys held in memory instead of a walk of each segment's
     key list on disk, which cost more than the rest of a misspelled name's search."""
-    cached = derived.get("sound_keys") if derived is not None else None
-    if cached is None:
-        keys = frozenset(reader.field_terms(schema.SOUND))
-        cached = (keys, sorted({c for k in keys for c in k}))
-        if derived is not None:
-            derived["sound_keys"] = cached
-    keys, letters = cached
+    keys, letters = _keys(reader, derived)
     head, tail = text[:prefix], text[prefix:]
     near = {tail}
     for i in range(len(tail) + 1):
@@ -53,6 +47,23 @@ def keys_within_one(reader: IndexReader, text: str, prefix: int, derived: dict[s
             near.add(tail[:i] + tail[i + 1 :])
             near.update(tail[:i] + c + tail[i + 1 :] for c in letters)
     return sorted(k for k in (head + t for t in near) if k in keys)
+
+
+def known_keys(reader: IndexReader, derived: dict[str, Any] | None) -> frozenset[str]:
+    """Every sound key of the index, held per index generation: most of the few hundred keys a name is
+    looked up as are in no segment, and a set answers that before any segment's term dictionary is probed."""
+    return _keys(reader, derived)[0]
+
+
+def _keys(reader: IndexReader, derived: dict[str, Any] | None) -> tuple[frozenset[str], list[str]]:
+    """(the index's sound keys, the sounds they are made of), once per index generation."""
+    cached = derived.get("sound_keys") if derived is not None else None
+    if cached is None:
+        keys = frozenset(reader.field_terms(schema.SOUND))
+        cached = (keys, sorted({c for k in keys for c in k}))
+        if derived is not None:
+            derived["sound_keys"] = cached
+    return cached
 
 
 def _endings(reader: IndexReader) -> dict[str, list[str]]:

@@ -38,8 +38,10 @@ import mmap
 import pickle
 import re
 import struct
+import threading
 import zlib
 from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from itertools import accumulate
 from math import log
@@ -62,6 +64,8 @@ _MAGIC = b"W3Bl"  # whoosh3.WHOOSH3_HEADER_MAGIC
 _FIELD_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _HEADER = 64  # bytes enough for a block's pickled header (six numbers); pickle reads no further than its end
 SMALL = 48  # postings scored in Python below this many, with numpy from it (the same doubles)
+COMMON = 1  # a term with this many postings in a segment: its headers and document numbers kept (TermProbe.open)
+COMMON_HELD = 2_000_000  # postings kept so per segment at most (8 bytes each)
 
 
 Postings = tuple[list[int], list[float], list[bytes], int]  # ids, weights, values, document frequency
@@ -95,6 +99,10 @@ class TermProbe:
         self._posts: tuple[Any, int] | None = None  # the postings part, mapped on first use
         self._deleted: frozenset[int] | None = None  # a reader's deletions are fixed while it is open
         self._schema = leaf.schema
+        # common terms' block headers and document numbers, kept while the segment is (see open): key -> entry
+        self._common: OrderedDict[bytes, _Common] = OrderedDict()
+        self._held = 0  # postings in _common
+        self._lock = threading.Lock()
 
     def may_hold(self, fieldname: str, text: str) -> bool:
         """False only when the segment certainly has no such term."""
@@ -144,7 +152,15 @@ class TermProbe:
         Raises Unreadable for postings stored another way."""
         if fieldname not in self._schema:
             return None
-        data = self._value(self._keycoder(fieldname, self._schema[fieldname].to_bytes(text)))
+        key = self._keycoder(fieldname, self._schema[fieldname].to_bytes(text))
+        if within is None and self._common:
+            with self._lock:
+                common = self._common.get(key)
+                if common is not None:
+                    self._common.move_to_end(key)
+            if common is not None:
+                return TermPostings(self._posts[0], common.blocks, common.df, self._deleted, common.maxweight, common)  # type: ignore[index, arg-type]
+        data = self._value(key)
         if data is None:
             return None
         flags, _total, df, _mn, _mx, maxweight, _first, _last = _TERMINFO.unpack_from(data)
@@ -186,7 +202,17 @@ class TermProbe:
             pos = following
         if self._deleted is None:
             self._deleted = self._leaf.deleted_docs_set if self._leaf.has_deletions() else frozenset()
-        return TermPostings(buf, blocks, df, self._deleted, maxweight)
+        common = None
+        count = sum(b[1] for b in blocks)
+        if within is None and count >= COMMON:
+            common = _Common(blocks, df, maxweight, count)
+            with self._lock:
+                if key not in self._common:
+                    self._common[key] = common
+                    self._held += count
+                while self._held > COMMON_HELD and len(self._common) > 1:  # the least recently asked for go
+                    self._held -= self._common.popitem(last=False)[1].count
+        return TermPostings(buf, blocks, df, self._deleted, maxweight, common)
 
     def postings(self, fieldname: str, text: str, within: list[int] | None = None) -> Postings | None:
         """(document numbers, weights, encoded values, document frequency) of a term in this segment,
@@ -209,6 +235,18 @@ class TermProbe:
         return lengths
 
 
+class _Common:
+    """A common term's block headers in one segment and, once decoded, its document numbers (TermPostings.id_array),
+    kept per index generation: the halves of names heard split are ORs of short sound keys, the same few
+    thousand common ones for many names, each in thousands of segments."""
+
+    __slots__ = ("blocks", "df", "maxweight", "count", "ids")
+
+    def __init__(self, blocks: list[tuple[int, int, int, int, int, float]], df: int, maxweight: float, count: int):
+        self.blocks, self.df, self.maxweight, self.count = blocks, df, maxweight, count
+        self.ids: np.ndarray | None = None
+
+
 # A block's document numbers (whoosh's delta-coded tuple of ints, the first thing of its pickle, protocol 2):
 # MARK, BININT1/BININT2/BININT each, TUPLE; TUPLE1-3 for up to three; EMPTY_TUPLE for none.
 _IDS = re.compile(rb"\x80\x02(?:\((?:K.|M..|J....)*t|(?:K.|M..|J....){1,3}[\x85\x86\x87]|\))", re.S)
@@ -225,7 +263,9 @@ class TermPostings:
     numbers come first in the pickle, so they are unpickled alone from the start of the block (most of
     the block is not even decompressed)."""
 
-    __slots__ = ("_buf", "_blocks", "df", "_deleted", "_ids", "_full", "_whole", "count", "maxid", "maxweight")
+    __slots__ = (
+        "_buf", "_blocks", "df", "_deleted", "_ids", "_full", "_whole", "count", "maxid", "maxweight", "_common"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -234,8 +274,10 @@ class TermPostings:
         df: int,
         deleted: frozenset[int],
         maxweight: float,
+        common: _Common | None = None,
     ):
         self._buf, self._blocks, self.df, self._deleted = buf, blocks, df, deleted
+        self._common = common  # where a common term's document numbers are kept (TermProbe.open)
         self.maxweight = maxweight  # the greatest weight of the term in the segment (whoosh's term info)
         self._ids: list[list[int] | None] = [None] * len(blocks)
         self._full: list[tuple[list[int], Any, tuple[bytes, ...]] | None] = [None] * len(blocks)
@@ -253,6 +295,17 @@ class TermPostings:
         if self._deleted:
             out = [d for d in out if d not in self._deleted]
         return out
+
+    def id_array(self, whole: bool = False) -> np.ndarray:
+        """ids() as a sorted array; `whole`: read()'s, every block decoded whole (kept for what follows)."""
+        common = self._common
+        if common is not None and common.ids is not None:
+            return common.ids
+        got = np.array(self.read()[0] if whole else self.ids(), dtype=np.int64)
+        if common is not None:
+            got.flags.writeable = False  # shared by the searches of this generation
+            common.ids = got
+        return got
 
     def _block_ids(self, k: int) -> list[int]:
         got = self._ids[k]

@@ -137,3 +137,32 @@ def test_a_bound_is_never_below_the_score(indexes):
                     assert len(scores) >= 5, word
                     for d, b in zip(docs.tolist(), bounds.tolist(), strict=True):
                         assert scores.get(d, 0.0) <= b * (1 + 1e-9), (word, tier, d)
+
+
+def test_postings_kept_per_generation_answer_as_postings_read(indexes, monkeypatch):
+    """The terms' block headers and document numbers kept per index generation (termdict.TermProbe.open),
+    evicted and not, give every query the hits, scores and order of postings read from the files."""
+    from index import termdict
+
+    def forget(index_dir: Path) -> int:
+        with store.searching(index_dir) as cached:
+            probes = termdict.probes(cached.searcher.reader(), cached.derived)
+            kept = sum(len(p._common) for p in probes)
+            for p in probes:
+                p._common.clear()
+                p._held = 0
+        return kept
+
+    queries, asked = QUERIES[:4], [{"limit": 3}, {"speaker": "Jane Doe", "limit": 5}]
+    for index_dir in indexes:
+        monkeypatch.setattr(termdict, "COMMON", 10**9)  # nothing kept
+        forget(index_dir)
+        read = [_hits(index_dir, q, kw) for q in queries for kw in asked]
+        assert forget(index_dir) == 0
+        monkeypatch.setattr(termdict, "COMMON", 1)
+        for held in (10**9, 40):  # all kept; the least recently used dropped beyond 40 postings a segment
+            monkeypatch.setattr(termdict, "COMMON_HELD", held)
+            first = [_hits(index_dir, q, kw) for q in queries for kw in asked]
+            again = [_hits(index_dir, q, kw) for q in queries for kw in asked]
+            assert first == read and again == read, (index_dir.name, held)
+            assert forget(index_dir) > (4 if held == 10**9 else 0)

@@ -253,15 +253,18 @@ def headed_lookups(word: str) -> set[str]:
 KEY_SOUNDS = "0AFHJKLMNPRSTX"
 
 
-def edits(key: str) -> tuple[set[str], set[str], set[str]]:
+@lru_cache(maxsize=4096)
+def edits(key: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """Every key one sound off `key`: (one shorter, one changed, one longer).
 
     Looked up as exact terms at search time: a few hundred lookups in the
     term dictionary, whatever the size of the archive, and nothing stored.
+    Worked out once per key (each search of a name asks again, as does each
+    name sharing a part's key).
     """
-    shorter_ = {key[:i] + key[i + 1 :] for i in range(len(key))}
-    changed = {key[:i] + c + key[i + 1 :] for i in range(len(key)) for c in KEY_SOUNDS if c != key[i]}
-    longer = {key[:i] + c + key[i:] for i in range(len(key) + 1) for c in KEY_SOUNDS}
+    shorter_ = frozenset(key[:i] + key[i + 1 :] for i in range(len(key)))
+    changed = frozenset(key[:i] + c + key[i + 1 :] for i in range(len(key)) for c in KEY_SOUNDS if c != key[i])
+    longer = frozenset(key[:i] + c + key[i:] for i in range(len(key) + 1) for c in KEY_SOUNDS)
     return shorter_, changed, longer
 
 

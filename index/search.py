@@ -1204,6 +1204,10 @@ class _Candidates:
             q = self._narrowed[1]  # (pruned to a pool holding this one already)
 
         def absent(c: Q.Query) -> bool:  # matches nothing in pool
+            if type(c) is Q.Term:
+                known = self._terms.get((c.fieldname, c.text))
+                if known is not None:
+                    return known.isdisjoint(pool)
             if isinstance(c, Q.Not) or (c.is_leaf() and not isinstance(c, Q.Term)):
                 return False
             inside = self.within(c, pool)

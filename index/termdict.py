@@ -65,7 +65,8 @@ _FIELD_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.floa
 _HEADER = 64  # bytes enough for a block's pickled header (six numbers); pickle reads no further than its end
 SMALL = 48  # postings scored in Python below this many, with numpy from it (the same doubles)
 COMMON = 1  # a term with this many postings in a segment: its headers and document numbers kept (TermProbe.open)
-COMMON_HELD = 2_000_000  # postings kept so per segment at most (8 bytes each)
+COMMON_HELD = 2_000_000  # what is kept so per segment at most: a document number (8 bytes) counts 1
+DECODED = 10  # a posting decoded whole (its document, weight and positions) counts this many
 
 
 Postings = tuple[list[int], list[float], list[bytes], int]  # ids, weights, values, document frequency
@@ -205,14 +206,26 @@ class TermProbe:
         common = None
         count = sum(b[1] for b in blocks)
         if within is None and count >= COMMON:
-            common = _Common(blocks, df, maxweight, count)
+            common = _Common(blocks, df, maxweight, count, self)
+            common.key = key
             with self._lock:
                 if key not in self._common:
                     self._common[key] = common
-                    self._held += count
-                while self._held > COMMON_HELD and len(self._common) > 1:  # the least recently asked for go
-                    self._held -= self._common.popitem(last=False)[1].count
+                    self._held += common.size
+                self._trim()
         return TermPostings(buf, blocks, df, self._deleted, maxweight, common)
+
+    def _grew(self, common: _Common, size: int) -> None:
+        """A kept term's document numbers or a block of it decoded: `size` more held."""
+        with self._lock:
+            common.size += size
+            if self._common.get(common.key) is common:
+                self._held += size
+                self._trim()
+
+    def _trim(self) -> None:  # (with the lock held) the least recently asked for go
+        while self._held > COMMON_HELD and len(self._common) > 1:
+            self._held -= self._common.popitem(last=False)[1].size
 
     def postings(self, fieldname: str, text: str, within: list[int] | None = None) -> Postings | None:
         """(document numbers, weights, encoded values, document frequency) of a term in this segment,
@@ -240,11 +253,17 @@ class _Common:
     kept per index generation: the halves of names heard split are ORs of short sound keys, the same few
     thousand common ones for many names, each in thousands of segments."""
 
-    __slots__ = ("blocks", "df", "maxweight", "count", "ids")
+    __slots__ = ("blocks", "df", "maxweight", "count", "ids", "full", "size", "owner", "key")
 
-    def __init__(self, blocks: list[tuple[int, int, int, int, int, float]], df: int, maxweight: float, count: int):
+    def __init__(
+        self, blocks: list[tuple[int, int, int, int, int, float]], df: int, maxweight: float, count: int, owner: Any
+    ):
         self.blocks, self.df, self.maxweight, self.count = blocks, df, maxweight, count
         self.ids: np.ndarray | None = None
+        # blocks decoded whole (their weights and positions), for the segments a search scores and places
+        self.full: dict[int, tuple[list[int], Any, tuple[bytes, ...]]] = {}
+        self.size = len(blocks)  # what it holds, in COMMON_HELD's units
+        self.owner, self.key = owner, None
 
 
 # A block's document numbers (whoosh's delta-coded tuple of ints, the first thing of its pickle, protocol 2):
@@ -305,6 +324,7 @@ class TermPostings:
         if common is not None:
             got.flags.writeable = False  # shared by the searches of this generation
             common.ids = got
+            common.owner._grew(common, len(got))
         return got
 
     def _block_ids(self, k: int) -> list[int]:
@@ -367,11 +387,16 @@ class TermPostings:
         ids: list[int] = []
         weights: list[float] = []
         values: list[bytes] = []
-        full = self._full
+        full, common = self._full, self._common
         for k in ks:
             got = full[k]
+            if got is None and common is not None:
+                got = common.full.get(k)
             if got is None:
                 got = self._decode(k)
+                if common is not None:  # kept for the searches to come
+                    common.full[k] = got
+                    common.owner._grew(common, DECODED * self._blocks[k][1])
                 if docs is not None:  # kept for the next reads of a few blocks
                     full[k] = got
             ids.extend(got[0])

@@ -20,6 +20,14 @@ overlap), whose WER and keyword times the default must not be worse than.
 The ingest and the sequential engine alternate (`--rounds` pairs, ABAB...)
 and the ratio is of their medians, so a change of the machine's load hits
 both sides alike.
+
+`--profile` adds where the CPU goes, in the same process after the rounds:
+the default engine once more with each CTranslate2 call (encoder, beam
+search, sampling, alignment, language), the VAD and the features timed by
+kind, and the speaker stage alone (diarization of the same audio, all its
+threads). CPU seconds of a call are the process's while it runs; the other
+threads are idle then (the pieces' threads wait on the batch), so they are
+the call's.
 """
 
 from __future__ import annotations
@@ -88,7 +96,83 @@ def ingest_once(video: Path, engine, engine_name: str, model: str, truth: dict, 
             "keywords": keywords, "speakers_found": len(transcript.speakers)}  # fmt: skip
 
 
-def child(video: Path, engine_name: str, model: str, rounds: int = 2) -> dict:
+class _Timed:
+    """Stands in for the loaded CTranslate2 model: every call's wall and process CPU, by kind and batch size."""
+
+    def __init__(self, model, acc: dict) -> None:
+        self._model, self._acc = model, acc
+
+    def _call(self, kind: str, fn, *args, **kwargs):
+        return _timed(self._acc, kind, fn)(*args, **kwargs)
+
+    def encode(self, features, *args, **kwargs):
+        return self._call(f"encoder (batch of {features.shape[0]})", self._model.encode, features, *args, **kwargs)
+
+    def generate(self, features, prompts, **kwargs):
+        kind = "sampling (fallback)" if "sampling_temperature" in kwargs else "beam search"
+        return self._call(f"{kind} (batch of {len(prompts)})", self._model.generate, features, prompts, **kwargs)
+
+    def align(self, features, start, tokens, *args, **kwargs):
+        return self._call(f"alignment (batch of {len(tokens)})", self._model.align, features, start, tokens,
+                          *args, **kwargs)  # fmt: skip
+
+    def detect_language(self, *args, **kwargs):
+        return self._call("language (decoder step)", self._model.detect_language, *args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+
+def _timed(acc: dict, kind: str, fn):
+    def run(*args, **kwargs):
+        t, c = time.perf_counter(), time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            n, wall, cpu = acc.get(kind, (0, 0.0, 0.0))
+            acc[kind] = (n + 1, wall + time.perf_counter() - t, cpu + time.process_time() - c)
+
+    return run
+
+
+def profile(engine, audio, options) -> dict:
+    """Where the default engine's CPU goes, by kind of work, and the speaker stage's alone (see the docstring)."""
+    import pipeline.asr.base as base
+    import pipeline.asr.faster_whisper_engine as fw
+    import pipeline.asr.gate as gate
+    from pipeline.options import SpeakerOptions
+    from pipeline.speakers import diarize_stream
+
+    acc: dict[str, tuple[int, float, float]] = {}
+    loaded = engine._sampling._model
+    patched = [(gate.Gate, "_spans"), (fw, "speech_pieces"), (type(engine), "_detect_language"),
+               (type(engine.model.feature_extractor), "__call__"), (base, "bound_to_speech")]  # fmt: skip
+    names = ["VAD (gate: threshold, sure speech, stretches)", "VAD (pieces, on the gated speech)",
+             "language detection (its encoder call counted above too)", "features (log-mel)",
+             "word times held to speech"]  # fmt: skip
+    saved = [getattr(owner, attr) for owner, attr in patched]
+    engine._sampling._model = _Timed(loaded, acc)
+    for (owner, attr), name, fn in zip(patched, names, saved, strict=True):
+        setattr(owner, attr, _timed(acc, name, fn))
+    try:
+        t, c = time.perf_counter(), time.process_time()
+        engine.transcribe(audio, options)
+        total = (time.perf_counter() - t, time.process_time() - c)
+    finally:
+        engine._sampling._model = loaded
+        for (owner, attr), fn in zip(patched, saved, strict=True):
+            setattr(owner, attr, fn)
+    step = 16000 * 30
+    t, c = time.perf_counter(), time.process_time()
+    diarize_stream((audio[i : i + step] for i in range(0, audio.size, step)), **SpeakerOptions().bounds)
+    speakers = (time.perf_counter() - t, time.process_time() - c)
+    kinds = sorted(acc.items(), key=lambda x: -x[1][2])
+    return {"engine_wall": round(total[0], 2), "engine_cpu": round(total[1], 2),
+            "speakers_wall": round(speakers[0], 2), "speakers_cpu": round(speakers[1], 2),
+            "kinds": {k: [n, round(w, 2), round(c, 2)] for k, (n, w, c) in kinds}}  # fmt: skip
+
+
+def child(video: Path, engine_name: str, model: str, rounds: int = 2, with_profile: bool = False) -> dict:
     from statistics import median
 
     from media.audio import load_audio
@@ -151,6 +235,7 @@ def child(video: Path, engine_name: str, model: str, rounds: int = 2) -> dict:
         "speakers_found": new["speakers_found"],
         "keywords": new["keywords"],
         "keywords_sequential": old["keywords"],
+        "profile": profile(engine, audio, options) if with_profile and engine_name == "faster-whisper" else None,
     }
 
 
@@ -160,15 +245,17 @@ def main() -> int:
     ap.add_argument("--engines", default="faster-whisper,openai-whisper")
     ap.add_argument("--model", default="base")
     ap.add_argument("--rounds", type=int, default=2, help="sequential engine / ingest pairs, interleaved")
+    ap.add_argument("--profile", action="store_true", help="where the CPU goes (faster-whisper), after the rounds")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.video, args.child, args.model, args.rounds)))
+        print(json.dumps(child(args.video, args.child, args.model, args.rounds, args.profile)))
         return 0
     rows, ok = [], True
     for name in args.engines.split(","):
         proc = subprocess.run([sys.executable, __file__, "--child", name, "--video", str(args.video),
-                               "--model", args.model, "--rounds", str(args.rounds)],
+                               "--model", args.model, "--rounds", str(args.rounds)]
+                              + (["--profile"] if args.profile else []),
                               capture_output=True, text=True)  # fmt: skip
         if proc.returncode:
             print(proc.stderr, file=sys.stderr)
@@ -214,6 +301,12 @@ def main() -> int:
         for name, passed in checks.items():
             print(f"    {'PASS' if passed else 'FAIL'}  {name}")
             ok = ok and passed
+        if r.get("profile"):
+            p = r["profile"]
+            print(f"    profile: default engine {p['engine_wall']} s wall, {p['engine_cpu']} CPU s; speaker stage "
+                  f"alone {p['speakers_wall']} s wall, {p['speakers_cpu']} CPU s")  # fmt: skip
+            for kind, (n, wall, cpu) in p["kinds"].items():
+                print(f"      {kind:48} calls {n:3d}  wall {wall:6.2f}  CPU {cpu:6.2f} ({cpu / p['engine_cpu']:.0%})")
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / "pipeline.json").write_text(json.dumps(rows, indent=1))

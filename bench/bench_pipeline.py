@@ -278,7 +278,12 @@ def main() -> int:
               f"default engine alone {r['wer_direct']:.1%})")  # fmt: skip
         print(f"    CPU seconds (medians): ingest {r['cpu_ingest_s']}, "
               f"sequential ingest {r['cpu_sequential_ingest_s']}, sequential engine {r['cpu_sequential_engine_s']}, "
-              f"default engine {r['cpu_default_engine_s']}")  # fmt: skip
+              f"default engine {r['cpu_default_engine_s']}; ingest / sequential engine in CPU seconds "
+              f"{r['cpu_ingest_s'] / r['cpu_sequential_engine_s']:.2f}x")  # fmt: skip
+        cores = r["cpu_sequential_engine_s"] / r["sequential_direct_s"]
+        if cores < 1.5:  # alone on 2 cores it keeps ~1.8 busy: other jobs took them, and its wall with them
+            print(f"    warning: the sequential engine kept only {cores:.1f} cores busy (other jobs on the machine): "
+                  "its wall time, and the wall ratio, measure the load; compare CPU seconds")  # fmt: skip
         errors = {kw: (k["error_s"], r["keywords_sequential"][kw]["error_s"]) for kw, k in r["keywords"].items()}
         for kw, k in r["keywords"].items():
             print(f"    {kw:16} found={k['found']!s:5} error={k['error_s']} (sequential {errors[kw][1]}) "

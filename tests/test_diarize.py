@@ -18,7 +18,7 @@ import pytest
 from media.audio import load_audio
 from media.stream import iter_audio
 from pipeline.speakers import Turn, assign_speakers, diarize, diarize_file
-from pipeline.speakers.diarize import _Analysis
+from pipeline.speakers.diarize import Turns, _Analysis
 from pipeline.speakers.vad import speech_regions
 from pipeline.transcript import Segment, Word
 
@@ -203,6 +203,11 @@ def test_a_segment_is_split_where_its_words_pause_for_a_turn():
     assert [(s.start, s.text) for s in out] == [(8.0, "great joy."), (11.2, "Aren't they suing")]
     assert {s.speaker for s in out} == {"SPEAKER_1"}
     assert out[0].end < 9.1 and out[1].end >= 12.9
+    # The same pause with a voice heard in it (the segmentation's speech, no turn): not a silence, one segment.
+    heard = Turns(turns)
+    heard.speech = [(9.0, 10.6, "SPEAKER_1")]
+    out, _ = assign_speakers([Segment(8.0, 12.9, "great joy. Aren't they suing", words)], heard)
+    assert [s.text for s in out] == ["great joy. Aren't they suing"]
 
 
 # -- silence and length -------------------------------------------------------------

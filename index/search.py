@@ -617,6 +617,7 @@ class _Candidates:
         self._derived = derived
         self._probes: list | None = None  # see termdict: made on the first term looked up
         self._keys: frozenset[str] | None = None  # the index's sound keys (soundkeys.known_keys)
+        self._bases: list[int] = []  # each segment's first document number
         self._allowed: set[int] | None = None
         # a term's segments: a sorted array (term_ids), and as a set too when asked for or short (term_docs)
         self._arrays: dict[tuple[str, str], np.ndarray] = {}
@@ -887,9 +888,20 @@ class _Candidates:
         reader = self.searcher.reader()
         if self._probes is None:
             self._probes = termdict.probes(reader, self._derived)
+        if not self._bases:
+            self._bases = [base for _leaf, base in reader.leaf_readers()]
         if fieldname == schema.SOUND and self._derived is not None and text not in self._sound_keys(reader):
             self._postings[key] = ([], 0)  # no segment holds it: no segment's table probed
             return self._postings[key]
+        where = self._derived.setdefault("term_where", {}) if self._derived is not None and self.flt is None else None
+        if where is not None:  # which segments' kept postings it is, or in none: no table probed
+            known = where.get(key)
+            if known is not None:
+                kept = [(i, self._probes[i].kept(k)) for i, k in known]
+                if all(got is not None for _i, got in kept):
+                    read = [(i, self._bases[i], got) for i, got in kept]  # type: ignore[misc]
+                    posts = self._postings[key] = (read, sum(got.df for _i, got in kept))  # type: ignore[union-attr]
+                    return posts
         read: list[tuple[int, int, termdict.TermPostings]] | None = []
         df = 0
         try:
@@ -902,6 +914,10 @@ class _Candidates:
         except termdict.Unreadable:
             read = None
         posts = self._postings[key] = None if read is None else (read, df)
+        if where is not None and read is not None and all(got.key is not None for _i, _b, got in read):
+            if len(where) >= _WHERE_HELD:
+                where.clear()
+            where[key] = tuple((i, got.key) for i, _b, got in read)
         return posts
 
     def _sound_keys(self, reader: IndexReader) -> frozenset[str]:
@@ -1282,6 +1298,7 @@ def _pruned_once(
 _MANY = 1 << 40  # _Candidates._estimate of what whoosh reads
 TOP_K = True  # a tier's page found by bounds (_Candidates._top); off: every candidate scored
 _FEW = 16  # a term in up to this many candidates is bounded in Python, in more with numpy
+_WHERE_HELD = 200_000  # terms whose kept postings (or absence) are known per generation (_Candidates._open)
 _AS_SET = 256  # a term in up to this many segments is also held as a set (see _Candidates.within)
 _NONE = np.empty(0, dtype=np.int64)
 

@@ -215,6 +215,17 @@ class TermProbe:
                 self._trim()
         return TermPostings(buf, blocks, df, self._deleted, maxweight, common)
 
+    def kept(self, key: bytes) -> TermPostings | None:
+        """open() of a term whose postings are kept, by its TermPostings.key; None when they are not (any more)."""
+        common = self._common.get(key)
+        if common is None:
+            return None
+        try:
+            self._common.move_to_end(key)
+        except KeyError:  # dropped meanwhile by another thread: it is still whole
+            pass
+        return TermPostings(self._posts[0], common.blocks, common.df, self._deleted, common.maxweight, common)  # type: ignore[index, arg-type]
+
     def _grew(self, common: _Common, size: int) -> None:
         """A kept term's document numbers or a block of it decoded: `size` more held."""
         with self._lock:
@@ -314,6 +325,11 @@ class TermPostings:
         if self._deleted:
             out = [d for d in out if d not in self._deleted]
         return out
+
+    @property
+    def key(self) -> bytes | None:
+        """The term's key in its segment when its postings are kept (TermProbe.kept), else None."""
+        return None if self._common is None else self._common.key
 
     def id_array(self, whole: bool = False) -> np.ndarray:
         """ids() as a sorted array; `whole`: read()'s, every block decoded whole (kept for what follows)."""

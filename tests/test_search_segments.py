@@ -109,7 +109,14 @@ def test_postings_read_from_the_segment_files_answer_alike_whatever_the_segment_
         read.append((fieldname, text))
         return opened(self, fieldname, text, within)
 
+    kept = termdict.TermProbe.kept
+
+    def spy_kept(self, key):  # postings kept from an earlier search of this generation (TermProbe.open)
+        read.append(("kept", key))
+        return kept(self, key)
+
     monkeypatch.setattr(termdict.TermProbe, "open", spy)
+    monkeypatch.setattr(termdict.TermProbe, "kept", spy_kept)
     split, merged = split_and_merged
     several = [
         ("tax AND relief", {}), ('"tax relief" NOT small', {}), ("harbour AND the", {"limit": 1}),

@@ -64,8 +64,8 @@ _MAGIC = b"W3Bl"  # whoosh3.WHOOSH3_HEADER_MAGIC
 _FIELD_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _HEADER = 64  # bytes enough for a block's pickled header (six numbers); pickle reads no further than its end
 SMALL = 48  # postings scored in Python below this many, with numpy from it (the same doubles)
-COMMON = 1  # a term with this many postings in a segment: its headers and document numbers kept (TermProbe.open)
-COMMON_HELD = 2_000_000  # what is kept so per segment at most: a document number (8 bytes) counts 1
+COMMON = 1  # postings of a term in a segment for its headers and document numbers to be kept (TermProbe.open)
+COMMON_HELD = 4_000_000  # what is kept so at most (a document number counts 1), shared by the segments
 DECODED = 10  # a posting decoded whole (its document, weight and positions) counts this many
 
 
@@ -102,7 +102,8 @@ class TermProbe:
         self._schema = leaf.schema
         # common terms' block headers and document numbers, kept while the segment is (see open): key -> entry
         self._common: OrderedDict[bytes, _Common] = OrderedDict()
-        self._held = 0  # postings in _common
+        self._held = 0  # what _common holds, in COMMON_HELD's units
+        self.share = 1.0  # of COMMON_HELD: the segment's share of the index's documents (see probes)
         self._lock = threading.Lock()
 
     def may_hold(self, fieldname: str, text: str) -> bool:
@@ -235,7 +236,7 @@ class TermProbe:
                 self._trim()
 
     def _trim(self) -> None:  # (with the lock held) the least recently asked for go
-        while self._held > COMMON_HELD and len(self._common) > 1:
+        while self._held > COMMON_HELD * self.share and len(self._common) > 1:
             self._held -= self._common.popitem(last=False)[1].size
 
     def postings(self, fieldname: str, text: str, within: list[int] | None = None) -> Postings | None:
@@ -516,9 +517,12 @@ def probes(reader: IndexReader, derived: dict[str, Any] | None) -> list[TermProb
     if cached is not None and cached[0] is reader:
         return cached[1]
     out: list[TermProbe | _Always] = []
+    total = max(1, reader.doc_count_all())
     for leaf, _base in reader.leaf_readers():
         try:
-            out.append(TermProbe(leaf))
+            probe = TermProbe(leaf)
+            probe.share = leaf.doc_count_all() / total  # an index of many segments keeps no more than of one
+            out.append(probe)
         except Exception:  # noqa: BLE001 - another codec or storage: fall back to whoosh's lookups
             out.append(_Always())
     if derived is not None:

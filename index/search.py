@@ -336,7 +336,7 @@ def _expand_fuzzy(q: Q.Query, reader: IndexReader, memo: dict[tuple, Q.Query]) -
     """
     if isinstance(q, Q.FuzzyTerm):
         key = (q.fieldname, q.text, q.maxdist, q.prefixlength, q.boost)
-        if key not in memo:
+        if key not in memo and not _known(memo, key):
             if q.fieldname == schema.SOUND and q.maxdist == 1 and q.prefixlength <= len(q.text):
                 words = soundkeys.keys_within_one(reader, q.text, q.prefixlength, memo.get(None))  # type: ignore[arg-type]
             elif q.fieldname == schema.EXACT and q.prefixlength <= len(q.text):  # the words, held in memory
@@ -344,10 +344,11 @@ def _expand_fuzzy(q: Q.Query, reader: IndexReader, memo: dict[tuple, Q.Query]) -
             else:
                 words = soundkeys.terms_within(reader, q.fieldname, q.text, q.maxdist, prefix=q.prefixlength)
             memo[key] = Q.Or([Q.Term(q.fieldname, w) for w in words], boost=q.boost) if words else Q.NullQuery
+            _keep(memo, key)
         return memo[key]
     if isinstance(q, Q.Wildcard) and q.fieldname == schema.SOUND:  # "*SKL": a scan of the sound keys
         key = ("*", q.fieldname, q.text, q.boost)
-        if key not in memo:
+        if key not in memo and not _known(memo, key):
             ending = q.text[1:]
             if q.text.startswith("*") and ending and not any(c in ending for c in "*?["):
                 words = soundkeys.keys_ending_with(reader, ending, memo.get(None))  # type: ignore[arg-type]
@@ -355,6 +356,7 @@ def _expand_fuzzy(q: Q.Query, reader: IndexReader, memo: dict[tuple, Q.Query]) -
                 field = reader.schema[q.fieldname]
                 words = [field.from_bytes(b) for b in q._btexts(reader)]
             memo[key] = Q.Or([Q.Term(q.fieldname, w) for w in words], boost=q.boost) if words else Q.NullQuery
+            _keep(memo, key)
         return memo[key]
     if isinstance(q, Q.Sequence):  # apply() would drop the slop
         parts = [_expand_fuzzy(c, reader, memo) for c in q.subqueries]
@@ -362,6 +364,27 @@ def _expand_fuzzy(q: Q.Query, reader: IndexReader, memo: dict[tuple, Q.Query]) -
     if q.is_leaf():
         return q
     return q.apply(lambda c: _expand_fuzzy(c, reader, memo))
+
+
+def _known(memo: dict[tuple, Q.Query], key: tuple) -> bool:
+    """Whether an expansion of `key` was made in this index generation (then put in `memo`): the words a
+    fuzzy term or a sound-key ending stands for depend on the index alone (see _keep)."""
+    derived: dict[str, Any] | None = memo.get(None)  # type: ignore[call-overload, assignment]
+    got = derived.get("expanded", {}).get(key) if derived is not None else None
+    if got is not None:
+        memo[key] = got
+    return got is not None
+
+
+def _keep(memo: dict[tuple, Q.Query], key: tuple) -> None:
+    """An expansion kept for the next searches of this index generation (a few thousand at most; the
+    queries are never changed in place: each search works out its segments afresh)."""
+    derived: dict[str, Any] | None = memo.get(None)  # type: ignore[call-overload, assignment]
+    if derived is not None:
+        kept = derived.setdefault("expanded", {})
+        if len(kept) >= _EXPANSIONS:
+            kept.clear()
+        kept[key] = memo[key]
 
 
 def _ranked(bm25: float, tier: str) -> float:
@@ -1298,6 +1321,7 @@ def _pruned_once(
 _MANY = 1 << 40  # _Candidates._estimate of what whoosh reads
 TOP_K = True  # a tier's page found by bounds (_Candidates._top); off: every candidate scored
 _FEW = 16  # a term in up to this many candidates is bounded in Python, in more with numpy
+_EXPANSIONS = 4096  # fuzzy terms and sound-key endings expanded, kept per generation (_keep)
 _WHERE_HELD = 200_000  # terms whose kept postings (or absence) are known per generation (_Candidates._open)
 _AS_SET = 256  # a term in up to this many segments is also held as a set (see _Candidates.within)
 _NONE = np.empty(0, dtype=np.int64)

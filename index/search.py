@@ -381,10 +381,13 @@ def _keep(memo: dict[tuple, Q.Query], key: tuple) -> None:
     queries are never changed in place: each search works out its segments afresh)."""
     derived: dict[str, Any] | None = memo.get(None)  # type: ignore[call-overload, assignment]
     if derived is not None:
-        kept = derived.setdefault("expanded", {})
+        kept, objs = derived.setdefault("expanded", {}), derived.setdefault("expanded_by_id", {})
         if len(kept) >= _EXPANSIONS:
             kept.clear()
+            objs.clear()
+            derived.pop("expanded_ids", None)
         kept[key] = memo[key]
+        objs[id(memo[key])] = memo[key]
 
 
 def _ranked(bm25: float, tier: str) -> float:
@@ -1175,9 +1178,25 @@ class _Candidates:
         known = self._docs.get(id(q))
         if known is not None and known[0] is q:  # a tier's query is walked again to score and prune it
             return known[1]
-        ids = self._compound_ids(q)
+        kept = self._kept_ids(q)
+        ids = kept.get(id(q), (None, None))[1] if kept is not None else None
+        if ids is None or kept[id(q)][0] is not q:  # type: ignore[index]
+            ids = self._compound_ids(q)
+            if kept is not None and ids is not None:
+                kept[id(q)] = (q, ids)
         self._docs[id(q)] = (q, ids)
         return ids
+
+    def _kept_ids(self, q: Q.Query) -> dict | None:
+        """Where the segments of an expansion kept per generation (_keep: the keys ending with a sound, the
+        keys one sound from one) are kept too, None for another query or with a filter (whose searches read
+        only the blocks it lets through): they depend on the index alone."""
+        if self.flt is not None or self._derived is None:
+            return None
+        objs = self._derived.get("expanded_by_id")
+        if objs is None or objs.get(id(q)) is not q:
+            return None
+        return self._derived.setdefault("expanded_ids", {})
 
     def _estimate(self, q: Q.Query) -> int:
         """Postings of `q`'s terms (their blocks' counts, opened but not decoded), what finding its segments
@@ -1185,7 +1204,10 @@ class _Candidates:
         known = self._sizes.get(id(q))
         if known is not None and known[0] is q:
             return known[1]
-        if q is Q.NullQuery:
+        kept = self._kept_ids(q)
+        if kept is not None and id(q) in kept and kept[id(q)][0] is q:
+            size = len(kept[id(q)][1])  # its segments, known: (an estimate orders the parts, nothing more)
+        elif q is Q.NullQuery:
             size = 0
         elif isinstance(q, Q.Term):
             posts = self._open(q.fieldname, q.text)

@@ -141,7 +141,8 @@ def test_a_bound_is_never_below_the_score(indexes):
 
 def test_postings_kept_per_generation_answer_as_postings_read(indexes, monkeypatch):
     """The terms' block headers and document numbers kept per index generation (termdict.TermProbe.open),
-    evicted and not, give every query the hits, scores and order of postings read from the files."""
+    evicted and not, and the expansions' segments kept with them (search._keep), give every query the hits,
+    scores and order of postings read from the files."""
     from index import termdict
 
     def forget(index_dir: Path) -> int:
@@ -151,6 +152,8 @@ def test_postings_kept_per_generation_answer_as_postings_read(indexes, monkeypat
             for p in probes:
                 p._common.clear()
                 p._held = 0
+            for key in ("expanded", "expanded_by_id", "expanded_ids", "term_where"):  # (search._keep, _open)
+                cached.derived.pop(key, None)
         return kept
 
     queries, asked = QUERIES[:4], [{"limit": 3}, {"speaker": "Jane Doe", "limit": 5}]

@@ -27,6 +27,13 @@ the last bit (tests/test_index_termdict.py compares every term's scores).
 `TermProbe.open` reads only a term's block headers; its blocks are decoded
 when asked for, the document numbers alone first (TermPostings), so a search
 decodes whole only the blocks holding segments it scores or places.
+
+What a search read of a term (its block headers, its document numbers, the
+blocks it decoded whole) is kept per index generation within one budget
+(COMMON_HELD, the least recently asked for dropped first): the halves of a
+name heard split are ORs of short, common sound keys, read again by each
+search of the name and by names sharing them, and decoding them in Python
+was most of a rare word's search.
 """
 
 from __future__ import annotations

@@ -318,13 +318,49 @@ def _ranked_postings(searcher: Searcher, q: Q.Term, derived: dict[str, Any]) -> 
     key = (q.fieldname, q.text, q.boost)
     ranked = cache.get(key)
     if ranked is None:  # the oldest ranked word goes first; searches in other threads may race here harmlessly
-        ranked = cache[key] = [(r.docnum, r.score) for r in searcher.search(q, limit=None)]
+        ranked = _ranked_from_postings(searcher, q, derived)
+        if ranked is None:
+            ranked = [(r.docnum, r.score) for r in searcher.search(q, limit=None)]
+        cache[key] = ranked
         while len(cache) > PRESORT_KEEP:
             try:
                 cache.popitem(last=False)
             except KeyError:
                 break
     return ranked
+
+
+def _ranked_from_postings(searcher: Searcher, q: Q.Term, derived: dict[str, Any]) -> list[tuple[int, float]] | None:
+    """What `searcher.search(q, limit=None)` ranks, from the term's postings read whole and scored as arrays
+    (termdict.bm25_scores: whoosh's doubles; times the boost, as whoosh's wrapping matcher), ordered as
+    whoosh's collector orders them (score down, then document number); None when whoosh is to do it.
+
+    whoosh's collector scored each of a word like "the"'s hundreds of thousands of postings in Python:
+    seconds on an archive of a thousand hours, paid by every `search` command, a process of its own."""
+    reader = searcher.reader()
+    try:
+        opened = []
+        for probe, (_leaf, base) in zip(termdict.probes(reader, derived), reader.leaf_readers(), strict=True):
+            got = probe.open(q.fieldname, q.text)
+            if got is not None:
+                opened.append((probe, base, got))
+        df = sum(got.df for _p, _b, got in opened)
+        ids_all, scores_all = [], []
+        for probe, base, got in opened:
+            ids, weights, _values, _df = got.read()
+            if not ids:
+                continue
+            lengths = probe.field_lengths(q.fieldname)
+            scores = np.asarray(termdict.bm25_scores(searcher, q.fieldname, df, weights, lengths, ids), np.float64)
+            ids_all.append(np.asarray(ids, dtype=np.int64) + base)
+            scores_all.append(scores * q.boost if q.boost != 1.0 else scores)
+    except termdict.Unreadable:
+        return None
+    if not ids_all:
+        return []
+    ids, scores = np.concatenate(ids_all), np.concatenate(scores_all)
+    order = np.lexsort((ids, -scores))
+    return list(zip(ids[order].tolist(), scores[order].tolist(), strict=True))
 
 
 def _expand_fuzzy(q: Q.Query, reader: IndexReader, memo: dict[tuple, Q.Query]) -> Q.Query:

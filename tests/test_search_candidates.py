@@ -143,3 +143,33 @@ def test_ranked_common_words_are_kept_to_a_bound(split_and_merged, monkeypatch):
         assert searchmod.search(index_dir, word, limit=1).hits
     with store.searching(index_dir) as cached:
         assert len(cached.derived["ranked_postings"]) == 2
+
+
+def test_common_words_ranked_from_postings_as_whoosh_ranks_them(split_and_merged, tmp_path):  # noqa: F811
+    """search._ranked_from_postings (a word like "the" scored as arrays) gives whoosh's own ranking: the same
+    documents, the same doubles, the same order, with a boost, on one segment per video, one merged, and
+    with deleted documents (which count in the idf and are never ranked)."""
+    import shutil
+
+    from whoosh import query as Q  # noqa: N812 - whoosh's own name
+
+    from index import schema
+
+    deleted = tmp_path / "deleted"
+    shutil.copytree(split_and_merged[0], deleted)
+    ix = store.open_named(deleted, store.read_info(deleted)["name"])
+    n = ix.doc_count_all()
+    with ix.writer() as w:
+        for docnum in (0, n // 3, n - 1):
+            w.delete_document(docnum)
+    for index_dir in (*split_and_merged, deleted):
+        with store.searching(index_dir) as cached:
+            s = cached.searcher
+            assert index_dir != deleted or s.reader().has_deletions()
+            for word in ("the", "harbour", "tax", "skolkovo", "nowhere"):
+                for boost in (1.0, 2.5):
+                    q = Q.Term(schema.EXACT, word, boost=boost)
+                    ours = searchmod._ranked_from_postings(s, q, cached.derived)
+                    theirs = [(r.docnum, r.score) for r in s.search(q, limit=None)]
+                    assert ours == theirs, (index_dir.name, word, boost)
+                    assert (word == "nowhere") == (not ours), (index_dir.name, word)

@@ -110,7 +110,10 @@ def baseline(tmp_path_factory) -> dict:
     return hits(lib)
 
 
-@pytest.mark.parametrize("sig, status", [(signal.SIGKILL, -9), (signal.SIGINT, 130)])
+# SIGKILL in the slow tier (a process killed outright); the fast tier keeps Ctrl-C's resume
+@pytest.mark.parametrize(
+    "sig, status", [pytest.param(signal.SIGKILL, -9, marks=pytest.mark.slow), (signal.SIGINT, 130)]
+)
 def test_interrupted_ingest_resumes_to_the_same_index(tmp_path, baseline, sig, status):
     lib = tmp_path / "lib"
     files = copy_fixtures(tmp_path / "media")
@@ -228,6 +231,7 @@ def test_bad_inputs_in_one_batch(tmp_path, monkeypatch, fake_engine):
     assert all(r["error"] for r in rows if r["state"] == "failed")
 
 
+@pytest.mark.slow  # three ingests and a remove; the fast tier keeps the bad-input batch and the resume
 def test_changed_file_replaces_its_entries_and_remove(tmp_path, fake_engine):
     lib = tmp_path / "lib"
     media = tmp_path / "media"

@@ -66,7 +66,8 @@ def best_mapping_accuracy(pairs: list[tuple[str, str | None]]) -> float:
 
 
 # -- how many speakers ------------------------------------------------------------
-@pytest.mark.parametrize("name, expected", [("two_voices", 2), ("three_voices", 3)])
+# two_voices in the slow tier (a whole diarization of its own); three_voices shares the fast tier's cached one
+@pytest.mark.parametrize("name, expected", [pytest.param("two_voices", 2, marks=pytest.mark.slow), ("three_voices", 3)])
 def test_counts_speakers_without_a_hint(name, expected):
     labels = {t.label for t in turns_of(name)}
     assert len(labels) == expected, turns_of(name)
@@ -80,6 +81,7 @@ def test_three_voices_is_not_counted_as_two_or_four():
         assert len({t.label for t in turns_of("three_voices", **kw)}) == 3
 
 
+@pytest.mark.slow  # two more whole diarizations; the fast tier keeps the count found without a hint
 @pytest.mark.parametrize("k", [2, 4])
 def test_num_speakers_forces_the_count(k):
     assert len({t.label for t in turns_of("three_voices", num_speakers=k)}) == k
@@ -224,6 +226,7 @@ def test_silence_gives_no_turns_and_one_speaker_at_most():
     assert [s.label for s in speakers] == ["SPEAKER_1"]
 
 
+@pytest.mark.slow  # a whole diarization of its own
 def test_progress_is_reported_up_to_one():
     seen: list[float] = []
     diarize(audio("two_voices"), progress=seen.append)

@@ -248,6 +248,7 @@ def test_writer_gives_up_after_timeout(ix):
         holder.wait(10)
 
 
+@pytest.mark.slow  # a writer process and searches for seconds; the fast tier keeps the lock's own tests
 def test_search_works_while_another_process_writes(ix):
     add_transcript(ix, make_transcript("v0", [(0, "SPEAKER_1", "harbour")]))
     writer = run_python(f"""

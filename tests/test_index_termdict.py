@@ -55,7 +55,7 @@ def test_a_segment_stored_otherwise_is_never_skipped(split_and_merged, monkeypat
         assert probes and all(p.may_hold(schema.EXACT, "zzzz") for p in probes)
 
 
-@pytest.mark.parametrize("stride", [15, pytest.param(3, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("stride", [30, pytest.param(3, marks=pytest.mark.slow)])
 def test_words_within_an_edit_distance_are_the_automatons(split_and_merged, stride):  # noqa: F811
     """Every `stride`-th word of the vocabulary besides the asked ones: a sample in the fast tier, a third slow."""
     from index import soundkeys

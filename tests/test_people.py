@@ -163,6 +163,7 @@ def test_reject_unlinks_and_is_never_suggested_again(lib):
     assert run_cli("people", "reject", three, "SPEAKER_3", library=lib).exit_code == 1  # linked to no one
 
 
+@pytest.mark.slow  # two re-ingests and a reindex; the fast tier keeps rename, merge and forget
 def test_names_and_rejections_survive_force_and_reindex(lib):
     """A re-ingest makes the links again by voice: confirmed stays confirmed, rejected stays rejected."""
     three = vid(lib, "three_voices.mp4")

@@ -561,6 +561,7 @@ def test_two_tabs_editing_lose_nothing(own):
     assert lib.load_transcript(vid).segments[0].text == bases[0] + " marker0"
 
 
+@pytest.mark.slow  # waits on another process's lock for seconds
 def test_edits_wait_for_another_process_holding_the_lock(own):
     """The per-video lock is an flock: a second process editing the same video waits, then both edits stay."""
     lib, ids, c = own

@@ -163,12 +163,9 @@ class TermProbe:
             return None
         key = self._keycoder(fieldname, self._schema[fieldname].to_bytes(text))
         if within is None and self._common:
-            with self._lock:
-                common = self._common.get(key)
-                if common is not None:
-                    self._common.move_to_end(key)
-            if common is not None:
-                return TermPostings(self._posts[0], common.blocks, common.df, self._deleted, common.maxweight, common)  # type: ignore[index, arg-type]
+            kept = self.kept(key)
+            if kept is not None:
+                return kept
         data = self._value(key)
         if data is None:
             return None

@@ -212,6 +212,25 @@ def test_a_segment_is_split_where_its_words_pause_for_a_turn():
     assert [s.text for s in out] == ["great joy. Aren't they suing"]
 
 
+def test_a_word_stretched_back_over_a_silence_starts_after_it():
+    # Whisper gave "-hmm." 24.07-27.21 s (ami_trn07): nobody is heard from 24.44 to 26.62 s, by the
+    # diarizer or the segmentation. As one 3-s word it held the floor through the silence, and a
+    # voice heard at 26.62 s (another speaker's) was taken for part of it. A word starts where a
+    # silence of a turn's pause inside it ends; a shorter pause inside a word stays in it.
+    turns = Turns([Turn(22.6, 24.44, "SPEAKER_1"), Turn(26.9, 30.0, "SPEAKER_2")])
+    turns.speech = [(26.62, 27.26, "SPEAKER_1")]
+    words = [Word("Mm", 23.99, 24.07), Word("-hmm.", 24.07, 27.21), Word("Did", 27.23, 27.49)]
+    out, _ = assign_speakers([Segment(23.99, 27.49, "Mm -hmm. Did", words)], turns)
+    starts = {w.word: w.start for s in out for w in s.words}
+    assert starts == {"Mm": 23.99, "-hmm.": 26.62, "Did": 27.23}
+    assert [(s.start, s.text) for s in out] == [(23.99, "Mm"), (26.62, "-hmm. Did")]  # split at the silence
+    assert words[1].start == 24.07  # inputs are not modified
+    # Nobody heard for under a turn's pause (25.9-26.62 s): the word keeps its start.
+    turns.speech = [(24.3, 25.9, "SPEAKER_1"), (26.62, 27.26, "SPEAKER_1")]
+    out, _ = assign_speakers([Segment(23.99, 27.49, "Mm -hmm. Did", words)], turns)
+    assert {w.word: w.start for s in out for w in s.words}["-hmm."] == 24.07
+
+
 # -- silence and length -------------------------------------------------------------
 def test_silence_gives_no_turns_and_one_speaker_at_most():
     silent = load_audio(FIXTURES / "silence.mp4")

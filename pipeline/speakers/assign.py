@@ -101,6 +101,38 @@ class _Heard:
             at = max(at, b)
         return end - at >= SPLIT_PAUSE_S
 
+    def after_silence(self, start: float, end: float) -> float:
+        """Where the last stretch of SPLIT_PAUSE_S with nobody heard inside [start, end] ends, if
+        speech is heard after it before `end`; else `start`."""
+        if end - start < SPLIT_PAUSE_S:
+            return start
+        at, found = start, start
+        for a, b in self.spans[max(0, bisect.bisect_right(self.starts, start) - 1) :]:
+            if a >= end:
+                break
+            if a - at >= SPLIT_PAUSE_S:
+                found = a
+            at = max(at, b)
+        return found
+
+
+def _clip_starts(seg: Segment, heard: _Heard) -> Segment:
+    """A copy of `seg` whose words start after any silence of SPLIT_PAUSE_S inside them.
+
+    Recognisers stretch a word's start back over the pause before it (TAIL_S), at times over seconds
+    nobody is heard in (a backchannel's "-hmm." running back over the silence before it): the word
+    then held the floor through the silence, and a voice heard where it ends, someone else's, was
+    hidden under it. Neither the diarizer nor the segmentation hearing anyone for a turn's pause is
+    the rule that already cuts a segment between two words; a shorter pause stays inside the word.
+    """
+    if not seg.words:
+        return seg
+    words = []
+    for w in seg.words:
+        start = heard.after_silence(w.start, w.end)
+        words.append(replace(w, start=round(start, 3)) if start > w.start else w)
+    return replace(seg, words=words, start=max(seg.start, words[0].start))
+
 
 def _fill_gaps(labels: list[str | None], default: str | None) -> list[str | None]:
     """Unattributed items take the previous item's speaker (or the next one's at the start)."""
@@ -154,6 +186,7 @@ def assign_speakers(segments: list[Segment], turns: list[_TurnLike]) -> tuple[li
 
     # One label per word, or per segment when the recogniser gave no words.
     units: list[tuple[int, int | None, float, float]] = []  # (segment, word or None, start, end)
+    segments = [_clip_starts(seg, heard) for seg in segments]
     for si, seg in enumerate(segments):
         if seg.words:
             units += [(si, wi, max(w.start, w.end - TAIL_S), w.end) for wi, w in enumerate(seg.words)]

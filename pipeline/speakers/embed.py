@@ -184,13 +184,15 @@ class CampplusEncoder:
     name = "campplus"
     dim = 192
 
-    def __init__(self):
+    def __init__(self, backend: str = "onnx"):
         import torch
 
         from . import campplus
 
         self._torch = torch
         self.model = campplus.load()
+        self._onnx = campplus.onnx_trunk() if backend == "onnx" else None
+        self.backend = "onnx" if self._onnx is not None else "torch"
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         """(frames, 80) log mel fbank; frame i starts at sample 160 i. Loudness needs no care: the mean goes."""
@@ -218,7 +220,10 @@ class CampplusEncoder:
             if not mine:
                 continue
             chunk = feats[c0:c1] - feats[c0:c1].mean(axis=0)  # per-utterance mean subtraction, as in training
-            trunk = model.trunk(torch.from_numpy(np.ascontiguousarray(chunk, np.float32))[None])[0]
+            if self._onnx is not None:
+                trunk = torch.from_numpy(self._onnx(chunk))
+            else:
+                trunk = model.trunk(torch.from_numpy(np.ascontiguousarray(chunk, np.float32))[None])[0]
             t = trunk.shape[-1]  # half the frames: the TDNN has stride 2
             pooled = []
             for k in mine:

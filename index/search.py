@@ -701,9 +701,11 @@ class _Candidates:
         self.eager = False
         self._lengths: dict[tuple[int, str], bytes] = {}  # (segment, field) -> its length bytes
         self._where: tuple[np.ndarray, dict[int, int]] | None = None  # see _positions_in
+        self._ordinary: dict[str, bool] = {}  # see _is_ordinary
 
     def search(self, q: Q.Query, want: int | None, seen: set[int]) -> list[tuple[int, float]] | None:
         """The tier's (docnum, score) best first, or None when `q` has a part only whoosh can enumerate."""
+        self._screen(q)
         pool = self.docs(q)
         if pool is None:
             return None
@@ -780,7 +782,7 @@ class _Candidates:
         if not boost > 0:
             return False
         if isinstance(q, querymod.UnlessOrdinary):
-            return q.ordinary(self.searcher.reader()) or self._bound(q.child, docs, mult, into)
+            return self._is_ordinary(q) or self._bound(q.child, docs, mult, into)
         if type(q) is Q.Or and not q.scale and not q.minmatch:
             if len(q.subqueries) == 1:  # whoosh drops the boost of an OR of one part (never more than it)
                 return self._bound(q.subqueries[0], docs, mult * max(boost, 1.0), into)
@@ -843,7 +845,7 @@ class _Candidates:
         if not docs:
             return {}
         if isinstance(q, querymod.UnlessOrdinary):
-            return {} if q.ordinary(self.searcher.reader()) else self.scores(q.child, docs)
+            return {} if self._is_ordinary(q) else self.scores(q.child, docs)
         if isinstance(q, Q.Or) and not q.scale and not q.minmatch and len(q.subqueries) > 1:
             parts = [(c, self.within(c, docs)) for c in q.subqueries]
             if all(d is not None for _, d in parts):
@@ -981,6 +983,41 @@ class _Candidates:
                 where.clear()
             where[key] = tuple((i, got.key) for i, _b, got in read)
         return posts
+
+    def _screen(self, q: Q.Query) -> None:
+        """The terms of `q` that no segment holds, found for all of them at once (termdict.TermProbe.absent)
+        and noted as such (_open then probes no table for them): the keys of runs of words a name's
+        sounds-alike queries look up, most of them in no segment. Sound keys are known from memory."""
+        fresh: dict[str, list[str]] = {}
+        where = self._derived.get("term_where") if self._derived is not None and self.flt is None else None
+        for leaf in q.leaves():
+            if type(leaf) is not Q.Term or leaf.fieldname == schema.SOUND:
+                continue
+            key = (leaf.fieldname, leaf.text)
+            if key in self._postings or (where is not None and key in where):
+                continue
+            fresh.setdefault(leaf.fieldname, []).append(leaf.text)
+        if not fresh or sum(map(len, fresh.values())) < _SCREEN:
+            return
+        reader = self.searcher.reader()
+        if self._probes is None:
+            self._probes = termdict.probes(reader, self._derived)
+        if not self._bases:
+            self._bases = [base for _leaf, base in reader.leaf_readers()]
+        for fieldname, texts in fresh.items():
+            texts = list(dict.fromkeys(texts))
+            nowhere = np.ones(len(texts), dtype=bool)
+            for probe in self._probes:
+                nowhere &= probe.absent(fieldname, texts)
+            for k in np.flatnonzero(nowhere).tolist():
+                self._postings[(fieldname, texts[k])] = ([], 0)
+
+    def _is_ordinary(self, q: querymod.UnlessOrdinary) -> bool:
+        """q.ordinary(), once per word and search (a lookup in every segment, asked for each walk of the tier)."""
+        got = self._ordinary.get(q.word)
+        if got is None:
+            got = self._ordinary[q.word] = q.ordinary(self.searcher.reader())
+        return got
 
     def _sound_keys(self, reader: IndexReader) -> frozenset[str]:
         if self._keys is None:
@@ -1261,7 +1298,7 @@ class _Candidates:
 
     def _compound_ids(self, q: Q.Query) -> np.ndarray | None:
         if isinstance(q, querymod.UnlessOrdinary):
-            return _NONE if q.ordinary(self.searcher.reader()) else self._ids(q.child)
+            return _NONE if self._is_ordinary(q) else self._ids(q.child)
         if isinstance(q, Q.Or | Q.DisjunctionMax):
             parts = []
             for c in q.subqueries:
@@ -1381,6 +1418,7 @@ TOP_K = True  # a tier's page found by bounds (_Candidates._top); off: every can
 _FEW = 16  # a term in up to this many candidates is bounded in Python, in more with numpy
 _EXPANSIONS = 4096  # fuzzy terms and sound-key endings expanded, kept per generation (_keep)
 _WHERE_HELD = 200_000  # terms whose kept postings (or absence) are known per generation (_Candidates._open)
+_SCREEN = 16  # terms not known to be held or not, at least, for _Candidates._screen to look them up together
 _AS_SET = 256  # a term in up to this many segments is also held as a set (see _Candidates.within)
 _NONE = np.empty(0, dtype=np.int64)
 

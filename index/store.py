@@ -49,7 +49,7 @@ from whoosh.searching import Searcher
 
 from pipeline.atomic import write_json_atomic
 
-from . import schema
+from . import schema, sidecar
 from .errors import IndexDamagedError, IndexLockedError, IndexVersionError, SearchIndexError
 from .schema import SCHEMA_VERSION, make_schema
 
@@ -148,10 +148,11 @@ class CachedSearcher:
 
 
 def _signature(index_dir: Path) -> tuple:
-    """Every file of the directory with its size and mtime: any commit, rebuild or damage changes it."""
+    """Every file of the directory with its size and mtime: any commit, rebuild or damage changes it.
+    A segment's sidecar (index.sidecar), written by a search, is derived from the segment: not counted."""
     try:
         with os.scandir(index_dir) as it:
-            return tuple(sorted((e.name, *_stat(e)) for e in it))
+            return tuple(sorted((e.name, *_stat(e)) for e in it if not sidecar.is_sidecar(e.name)))
     except FileNotFoundError:
         return ()
 

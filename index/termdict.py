@@ -62,6 +62,9 @@ from whoosh.reading import IndexReader
 from whoosh.scoring import BM25F, bm25
 from whoosh.util.numeric import byte_to_length
 
+from . import sidecar
+from .schema import SOUND as SIDECAR_FIELD
+
 _SLOT = struct.Struct("!Iq")  # (hash, item position): filetables._pointer
 _LENGTHS = struct.Struct("!ii")  # (key length, value length) before an item: filetables._lengths
 _TERMINFO = struct.Struct("!BfIBBfII")  # whoosh3.W3TermInfo._struct
@@ -74,6 +77,7 @@ SMALL = 48  # postings scored in Python below this many, with numpy from it (the
 COMMON = 1  # postings of a term in a segment for its headers and document numbers to be kept (TermProbe.open)
 COMMON_HELD = 4_000_000  # what is kept so at most (a document number counts 1), shared by the segments
 DECODED = 10  # a posting decoded whole (its document, weight and positions) counts this many
+SIDECARS = True  # sound keys opened from their segment's sidecar arrays (index.sidecar); off: from whoosh's files
 
 
 Postings = tuple[list[int], list[float], list[bytes], int]  # ids, weights, values, document frequency
@@ -106,6 +110,9 @@ class TermProbe:
         self._postfile = terms._postfile
         self._posts: tuple[Any, int] | None = None  # the postings part, mapped on first use
         self._deleted: frozenset[int] | None = None  # a reader's deletions are fixed while it is open
+        self._sound: sidecar.SoundArrays | bool | None = None  # see _sound_arrays; False: none to be had
+        self._deleted_ids: np.ndarray | None = None  # _deleted as a sorted array, made when first needed
+        self._table_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see absent
         self._schema = leaf.schema
         # common terms' block headers and document numbers, kept while the segment is (see open): key -> entry
         self._common: OrderedDict[bytes, _Common] = OrderedDict()
@@ -146,6 +153,46 @@ class TermProbe:
                 pos = start
         return None
 
+    def absent(self, fieldname: str, texts: list[str], rounds: int = 8) -> np.ndarray:
+        """For each of `texts`, True when this segment certainly has no such term: the slots whoosh's lookup
+        would read (_find) read for all of them at once, up to `rounds` slots each; False: it may be there.
+
+        A name's sounds-alike queries look up a few hundred keys of runs of words, most of which no segment
+        holds; one at a time, each lookup cost more in Python than what it found."""
+        out = np.zeros(len(texts), dtype=bool)
+        if fieldname not in self._schema or not texts:
+            return out
+        field = self._schema[fieldname]
+        hashes = np.fromiter(
+            (self._hashfn(self._keycoder(fieldname, field.to_bytes(t))) for t in texts),
+            dtype=np.int64,
+            count=len(texts),
+        )
+        if self._table_arrays is None:
+            starts = np.array([t[0] for t in self._tables], dtype=np.int64)
+            slots = np.array([t[1] for t in self._tables], dtype=np.int64)
+            self._table_arrays = (starts, slots, np.frombuffer(self._buf, dtype=np.uint8))
+        starts, slots, raw = self._table_arrays
+        which = hashes & 255
+        n = slots[which]
+        out[n == 0] = True
+        live = np.flatnonzero(n > 0)
+        first = starts[which[live]]
+        at = (hashes[live] >> 8) % n[live]  # the slot each starts at, then the next (wrapping round)
+        offsets = np.arange(_SLOT.size, dtype=np.int64)
+        for _ in range(rounds):
+            if not len(live):
+                break
+            pos = self._base + first + at * _SLOT.size
+            rec = raw[pos[:, None] + offsets]
+            slothash = rec[:, :4].copy().view(">u4")[:, 0].astype(np.int64)
+            itempos = rec[:, 4:].copy().view(">i8")[:, 0]
+            empty = itempos == 0
+            out[live[empty]] = True
+            going = ~empty & (slothash != hashes[live])  # another key's slot: the next one
+            live, first, at = live[going], first[going], (at[going] + 1) % n[live[going]]
+        return out
+
     def _value(self, key: bytes) -> bytes | None:
         """The hash table's value for `key`, None when absent."""
         itempos = self._find(key)
@@ -157,7 +204,8 @@ class TermProbe:
 
     def open(self, fieldname: str, text: str, within: list[int] | None = None) -> TermPostings | None:
         """A term's postings in this segment, decoded block by block as they are asked for (TermPostings);
-        None when the segment has none. Only its blocks' headers are read here. `within` as for postings().
+        None when the segment has none. Only its blocks' headers are read here (a sound key's come from the
+        segment's sidecar arrays, its document numbers with them). `within` as for postings().
         Raises Unreadable for postings stored another way."""
         if fieldname not in self._schema:
             return None
@@ -166,19 +214,63 @@ class TermProbe:
             kept = self.kept(key)
             if kept is not None:
                 return kept
+        ids = None
+        side = self._sound_arrays() if SIDECARS and within is None and fieldname == SIDECAR_FIELD else None
+        if side is not None:
+            row = side.rows.get(text)
+            if row is None:  # the arrays hold every sound key of the segment
+                return None
+            if self._posts is None:
+                self._posts = _mapped(self._postfile)
+            blocks = side.blocks(row)
+            df, maxweight = side.df[row], side.maxweight[row]
+            ids = side.docs_of(row)
+        else:
+            got = self._walk(key, within)
+            if got is None:
+                return None
+            blocks, df, maxweight = got
+        if self._deleted is None:
+            self._deleted = self._leaf.deleted_docs_set if self._leaf.has_deletions() else frozenset()
+        buf = self._posts[0]  # type: ignore[index]
+        common = None
+        count = sum(b[1] for b in blocks)
+        if within is None and count >= COMMON:
+            common = _Common(blocks, df, maxweight, count, self)
+            common.key = key
+            if ids is not None:  # the document numbers, deleted ones left out as ids() leaves them out
+                if self._deleted:
+                    if self._deleted_ids is None:
+                        self._deleted_ids = np.array(sorted(self._deleted), dtype=np.int64)
+                    ids = ids[~np.isin(ids, self._deleted_ids, assume_unique=True)]
+                    ids.flags.writeable = False
+                common.ids = ids
+                common.size += len(ids)
+            with self._lock:
+                if key not in self._common:
+                    self._common[key] = common
+                    self._held += common.size
+                self._trim()
+        return TermPostings(buf, blocks, df, self._deleted, maxweight, common)
+
+    def _walk(
+        self, key: bytes, within: list[int] | None = None
+    ) -> tuple[list[tuple[int, int, int, int, int, float]], int, float] | None:
+        """(block headers, document frequency, greatest weight) of a term's postings, read from the term's
+        entry and its blocks' headers in the mapped files; None when the segment has no such term."""
         data = self._value(key)
         if data is None:
             return None
         flags, _total, df, _mn, _mx, maxweight, _first, _last = _TERMINFO.unpack_from(data)
         if flags:  # inlined into the term dictionary
-            raise Unreadable(fieldname, text)
+            raise Unreadable(key)
         offset, _length = _EXTENT.unpack_from(data, _TERMINFO.size)
         if self._posts is None:
             self._posts = _mapped(self._postfile)
         buf, base = self._posts
         pos = base + offset
         if buf[pos : pos + 4] != _MAGIC:
-            raise Unreadable(fieldname, text)
+            raise Unreadable(key)
         pos += 4
         # (last document, count, compression, data start, end, greatest weight) of each block kept
         blocks: list[tuple[int, int, int, int, int, float]] = []
@@ -206,19 +298,51 @@ class TermProbe:
             if length < 0:  # the last block
                 break
             pos = following
-        if self._deleted is None:
-            self._deleted = self._leaf.deleted_docs_set if self._leaf.has_deletions() else frozenset()
-        common = None
-        count = sum(b[1] for b in blocks)
-        if within is None and count >= COMMON:
-            common = _Common(blocks, df, maxweight, count, self)
-            common.key = key
+        return blocks, df, maxweight
+
+    def _walked(self, text: str) -> tuple[list, int, float, list[int]] | None:
+        """A sound key as whoosh's files hold it, for the sidecar: its block headers (data positions from the
+        start of the postings part), document frequency, greatest weight and documents, deleted ones too."""
+        try:
+            got = self._walk(self._keycoder(SIDECAR_FIELD, self._schema[SIDECAR_FIELD].to_bytes(text)))
+        except Unreadable:
+            return None
+        if got is None:
+            return None
+        blocks, df, maxweight = got
+        ids = TermPostings(self._posts[0], blocks, df, frozenset(), maxweight).ids()  # type: ignore[index]
+        base = self._posts[1]  # type: ignore[index]
+        return [(m, c, z, s - base, e - base, w) for m, c, z, s, e, w in blocks], df, maxweight, ids
+
+    def _sound_arrays(self) -> sidecar.SoundArrays | None:
+        """The segment's sound keys as arrays: loaded from its sidecar file when that is whole and agrees
+        with the segment, else built from the segment and written (once per segment, not per generation)."""
+        side = self._sound
+        if side is None:
             with self._lock:
-                if key not in self._common:
-                    self._common[key] = common
-                    self._held += common.size
-                self._trim()
-        return TermPostings(buf, blocks, df, self._deleted, maxweight, common)
+                side = self._sound
+                if side is None:
+                    side = self._sound = self._make_sound_arrays() or False
+        return side or None
+
+    def _make_sound_arrays(self) -> sidecar.SoundArrays | None:
+        if SIDECAR_FIELD not in self._schema:
+            return None
+        try:
+            segment = self._leaf.segment().segment_id()
+            doc_count = self._leaf.doc_count_all()
+            path = sidecar.path_for(_folder(self._leaf), segment)
+            if self._posts is None:
+                self._posts = _mapped(self._postfile)
+            base = self._posts[1]  # type: ignore[index]
+            side = sidecar.load(path, segment, doc_count, self._walked, base)
+            if side is None:
+                side = sidecar.build(self._walked, sorted(self._leaf.field_terms(SIDECAR_FIELD)), base)
+                if side is not None:
+                    sidecar.save(path, side, segment, doc_count)
+            return side
+        except Exception:  # noqa: BLE001 - an optimisation: whoosh's files are read as before
+            return None
 
     def kept(self, key: bytes) -> TermPostings | None:
         """open() of a term whose postings are kept, by its TermPostings.key; None when they are not (any more)."""
@@ -432,6 +556,16 @@ class TermPostings:
         return ids, weights, values, self.df
 
 
+def _folder(leaf: Any) -> str | None:
+    """The directory of a segment's files (its sidecar goes beside them), None for storage in memory."""
+    storage = leaf.storage()
+    for st in (storage, getattr(storage, "b", None)):
+        folder = getattr(st, "folder", None)
+        if isinstance(folder, str):
+            return folder
+    return None
+
+
 def _md5_low(key: bytes) -> int:
     """whoosh's md5_hash (the digest's low 32 bits) without the hexadecimal round trip."""
     return int.from_bytes(hashlib.md5(key, usedforsecurity=False).digest()[12:], "big")
@@ -467,6 +601,9 @@ class _Always:
     def open(self, fieldname: str, text: str, within: list[int] | None = None) -> TermPostings | None:
         raise Unreadable(fieldname, text)
 
+    def absent(self, fieldname: str, texts: list[str], rounds: int = 8) -> np.ndarray:
+        return np.zeros(len(texts), dtype=bool)
+
     def field_lengths(self, fieldname: str) -> bytes:
         raise Unreadable(fieldname)
 
@@ -474,13 +611,27 @@ class _Always:
 def _bm25_terms(searcher: Any, fieldname: str, df: int) -> tuple[float, float, float, float]:
     """(idf, average field length, B, K1) of a term as whoosh's BM25F scores it: idf from the whole
     index's document frequency `df` and count (WeightingModel.idf), the whole index's average field
-    length. Raises Unreadable for another weighting, whose scores these would not be."""
-    weighting = searcher.weighting
-    if type(weighting) is not BM25F or not searcher.schema[fieldname].scorable:
-        raise Unreadable(fieldname)
-    idf = log(searcher.doc_count_all() / (df + 1)) + 1
-    avgfl = searcher.avg_field_length(fieldname) or 1
-    return idf, avgfl, weighting._field_B.get(fieldname, weighting.B), weighting.K1
+    length. Raises Unreadable for another weighting, whose scores these would not be.
+
+    The count, average length and parameters are the searcher's for as long as it is open: kept on it
+    (whoosh summed every segment's field lengths for each term a search bounds or scores)."""
+    fixed = getattr(searcher, "_ii_bm25", None)
+    if fixed is None:
+        fixed = {}
+        try:
+            searcher._ii_bm25 = fixed
+        except AttributeError:  # a searcher that takes no attribute: worked out each time
+            pass
+    got = fixed.get(fieldname)
+    if got is None:
+        weighting = searcher.weighting
+        if type(weighting) is not BM25F or not searcher.schema[fieldname].scorable:
+            raise Unreadable(fieldname)
+        avgfl = searcher.avg_field_length(fieldname) or 1
+        got = fixed[fieldname] = (searcher.doc_count_all(), avgfl, weighting._field_B.get(fieldname, weighting.B),
+                                  weighting.K1)  # fmt: skip
+    count, avgfl, B, K1 = got  # noqa: N806 - BM25's names
+    return log(count / (df + 1)) + 1, avgfl, B, K1
 
 
 def bm25_scores(

@@ -239,3 +239,26 @@ def test_document_numbers_decoded_alone_are_whooshs(split_and_merged, tmp_path, 
                         ids, weights, values, df = got.read(got.ids()[-1:])  # the last block only, then all
                         assert ids[-1] == got.ids()[-1] and len(ids) <= 128 and df == got.df
                         assert got.read() == probe.postings(f, t), (f, t)
+
+
+def test_terms_ruled_out_together_are_those_whooshs_lookup_does_not_find(split_and_merged):  # noqa: F811
+    """TermProbe.absent (the hash table's slots read for many terms at once) says "certainly absent" only of
+    terms whoosh does not find, and of most terms it does not find."""
+    for index_dir in split_and_merged:
+        with store.searching(index_dir) as cached:
+            reader = cached.searcher.reader()
+            probes = termdict.probes(reader, cached.derived)
+            for (leaf, _base), probe in zip(reader.leaf_readers(), probes, strict=True):
+                for f in FIELDS:
+                    held = list(reader.field_terms(f))
+                    texts = held + [t + "qq" for t in held] + ["zz" + t for t in held]
+                    for rounds in (1, 8):
+                        absent = probe.absent(f, texts, rounds)
+                        missing = ruled_out = 0
+                        for t, out in zip(texts, absent.tolist(), strict=True):
+                            there = _holds(leaf, f, t)
+                            assert not (out and there), (f, t)
+                            missing += not there
+                            ruled_out += out
+                        assert ruled_out >= (0.95 if rounds == 8 else 0.5) * missing, (f, rounds)
+                assert not probe.absent("nosuchfield", ["x"]).any()

@@ -989,7 +989,7 @@ class _Candidates:
         and noted as such (_open then probes no table for them): the keys of runs of words a name's
         sounds-alike queries look up, most of them in no segment. Sound keys are known from memory."""
         fresh: dict[str, list[str]] = {}
-        where = self._derived.get("term_where") if self._derived is not None and self.flt is None else None
+        where = self._derived.setdefault("term_where", {}) if self._derived is not None and self.flt is None else None
         for leaf in q.leaves():
             if type(leaf) is not Q.Term or leaf.fieldname == schema.SOUND:
                 continue
@@ -1007,10 +1007,22 @@ class _Candidates:
         for fieldname, texts in fresh.items():
             texts = list(dict.fromkeys(texts))
             nowhere = np.ones(len(texts), dtype=bool)
+            hashed: dict[Any, np.ndarray] = {}  # segments of one schema hash a term alike: once
             for probe in self._probes:
-                nowhere &= probe.absent(fieldname, texts)
+                if not isinstance(probe, termdict.TermProbe) or fieldname not in probe._schema:
+                    nowhere &= probe.absent(fieldname, texts)
+                    continue
+                coding = probe.coding(fieldname)
+                if coding not in hashed:
+                    hashed[coding] = probe.hashes(fieldname, texts)
+                nowhere &= probe.absent(fieldname, texts, hashes=hashed[coding])
             for k in np.flatnonzero(nowhere).tolist():
-                self._postings[(fieldname, texts[k])] = ([], 0)
+                key = (fieldname, texts[k])
+                self._postings[key] = ([], 0)
+                if where is not None:  # as _open notes it: in no segment, for the searches to come
+                    if len(where) >= _WHERE_HELD:
+                        where.clear()
+                    where[key] = ()
 
     def _is_ordinary(self, q: querymod.UnlessOrdinary) -> bool:
         """q.ordinary(), once per word and search (a lookup in every segment, asked for each walk of the tier)."""

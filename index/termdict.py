@@ -153,21 +153,27 @@ class TermProbe:
                 pos = start
         return None
 
-    def absent(self, fieldname: str, texts: list[str], rounds: int = 8) -> np.ndarray:
+    def coding(self, fieldname: str) -> tuple[Any, bytes]:
+        """What a term's hash in this segment depends on besides its text: probes answering alike share hashes."""
+        return self._hashfn, self._keycoder(fieldname, b"")
+
+    def hashes(self, fieldname: str, texts: list[str]) -> np.ndarray:
+        """The hash table's hash of each of `texts` in this segment (for absent)."""
+        field, code, hashfn = self._schema[fieldname], self._keycoder, self._hashfn
+        return np.fromiter((hashfn(code(fieldname, field.to_bytes(t))) for t in texts), np.int64, len(texts))
+
+    def absent(self, fieldname: str, texts: list[str], rounds: int = 8, hashes: np.ndarray | None = None) -> np.ndarray:
         """For each of `texts`, True when this segment certainly has no such term: the slots whoosh's lookup
         would read (_find) read for all of them at once, up to `rounds` slots each; False: it may be there.
+        `hashes`: hashes() of `texts`, when known.
 
         A name's sounds-alike queries look up a few hundred keys of runs of words, most of which no segment
         holds; one at a time, each lookup cost more in Python than what it found."""
         out = np.zeros(len(texts), dtype=bool)
         if fieldname not in self._schema or not texts:
             return out
-        field = self._schema[fieldname]
-        hashes = np.fromiter(
-            (self._hashfn(self._keycoder(fieldname, field.to_bytes(t))) for t in texts),
-            dtype=np.int64,
-            count=len(texts),
-        )
+        if hashes is None:
+            hashes = self.hashes(fieldname, texts)
         if self._table_arrays is None:
             starts = np.array([t[0] for t in self._tables], dtype=np.int64)
             slots = np.array([t[1] for t in self._tables], dtype=np.int64)
@@ -225,16 +231,17 @@ class TermProbe:
             blocks = side.blocks(row)
             df, maxweight = side.df[row], side.maxweight[row]
             ids = side.docs_of(row)
+            count = len(ids)
         else:
             got = self._walk(key, within)
             if got is None:
                 return None
             blocks, df, maxweight = got
+            count = sum(b[1] for b in blocks)
         if self._deleted is None:
             self._deleted = self._leaf.deleted_docs_set if self._leaf.has_deletions() else frozenset()
         buf = self._posts[0]  # type: ignore[index]
         common = None
-        count = sum(b[1] for b in blocks)
         if within is None and count >= COMMON:
             common = _Common(blocks, df, maxweight, count, self)
             common.key = key
@@ -251,7 +258,7 @@ class TermProbe:
                     self._common[key] = common
                     self._held += common.size
                 self._trim()
-        return TermPostings(buf, blocks, df, self._deleted, maxweight, common)
+        return TermPostings(buf, blocks, df, self._deleted, maxweight, common, count)
 
     def _walk(
         self, key: bytes, within: list[int] | None = None
@@ -353,7 +360,8 @@ class TermProbe:
             self._common.move_to_end(key)
         except KeyError:  # dropped meanwhile by another thread: it is still whole
             pass
-        return TermPostings(self._posts[0], common.blocks, common.df, self._deleted, common.maxweight, common)  # type: ignore[index, arg-type]
+        buf = self._posts[0]  # type: ignore[index]
+        return TermPostings(buf, common.blocks, common.df, self._deleted, common.maxweight, common, common.count)  # type: ignore[arg-type]
 
     def _grew(self, common: _Common, size: int) -> None:
         """A kept term's document numbers or a block of it decoded: `size` more held."""
@@ -434,6 +442,7 @@ class TermPostings:
         deleted: frozenset[int],
         maxweight: float,
         common: _Common | None = None,
+        count: int | None = None,
     ):
         self._buf, self._blocks, self.df, self._deleted = buf, blocks, df, deleted
         self._common = common  # where a common term's document numbers are kept (TermProbe.open)
@@ -441,7 +450,8 @@ class TermPostings:
         self._ids: list[list[int] | None] = [None] * len(blocks)
         self._full: list[tuple[list[int], Any, tuple[bytes, ...]] | None] = [None] * len(blocks)
         self._whole: Postings | None = None  # read() of every block, once made
-        self.count = sum(b[1] for b in blocks)  # postings in the blocks kept (deleted documents included)
+        # postings in the blocks kept (deleted documents included)
+        self.count = sum(b[1] for b in blocks) if count is None else count
         self.maxid = blocks[-1][0] if blocks else -1
 
     def ids(self) -> list[int]:
@@ -601,7 +611,7 @@ class _Always:
     def open(self, fieldname: str, text: str, within: list[int] | None = None) -> TermPostings | None:
         raise Unreadable(fieldname, text)
 
-    def absent(self, fieldname: str, texts: list[str], rounds: int = 8) -> np.ndarray:
+    def absent(self, fieldname: str, texts: list[str], rounds: int = 8, hashes: np.ndarray | None = None) -> np.ndarray:
         return np.zeros(len(texts), dtype=bool)
 
     def field_lengths(self, fieldname: str) -> bytes:
@@ -683,6 +693,18 @@ def probes(reader: IndexReader, derived: dict[str, Any] | None) -> list[TermProb
     if derived is not None:
         derived["term_probes"] = (reader, out)
     return out
+
+
+def write_sidecars(reader: IndexReader) -> int:
+    """Write each segment's sidecar (index.sidecar) now, not in the first search that needs it: a fresh
+    index of a thousand hours is two segments of millions of postings. Returns how many segments have one."""
+    done = 0
+    for leaf, _base in reader.leaf_readers():
+        try:
+            done += TermProbe(leaf)._sound_arrays() is not None
+        except Exception:  # noqa: BLE001 - another codec or storage: the searches read whoosh's files
+            continue
+    return done
 
 
 def vocabulary(reader: IndexReader, fieldname: str, derived: dict[str, Any] | None) -> list[str]:

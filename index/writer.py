@@ -18,7 +18,7 @@ from typing import Any
 
 from pipeline.transcript import Segment, Transcript, Word
 
-from . import normalize, schema, store
+from . import normalize, schema, store, termdict
 from .errors import IndexDamagedError, SearchIndexError
 from .store import DEFAULT_LOCK_TIMEOUT, WaitCallback
 
@@ -220,6 +220,8 @@ def rebuild(
                     progress(len(seen))
             w.commit()
             w = None
+            with ix.reader() as reader:  # the sound keys' arrays, before the first search needs them
+                termdict.write_sidecars(reader)
             left_out = {k: v for k, v in (skipped() if skipped else {}).items() if k not in seen}
             store.switch_to(index_dir, name, videos=seen, skipped=left_out)
         except BaseException:

@@ -168,3 +168,15 @@ def test_an_index_that_cannot_be_written_has_its_arrays_in_memory(index_dir, mon
     assert [_answer(index_dir, q, kw) for q, kw in QUERIES] == expected
     assert _compare_with_whoosh(index_dir) > 30
     assert not _sidecars(index_dir)
+
+
+def test_a_rebuild_writes_the_sidecars_before_the_first_search(tmp_path):
+    from index.writer import rebuild
+
+    index_dir = tmp_path / "index"
+    rebuild(index_dir, TRANSCRIPTS)
+    files = _sidecars(index_dir)
+    assert files and all(sidecar.is_sidecar(p.name) for p in files)
+    stamps = [p.stat().st_mtime_ns for p in files]
+    assert _compare_with_whoosh(index_dir) > 30
+    assert [p.stat().st_mtime_ns for p in files] == stamps  # loaded and checked, not written again

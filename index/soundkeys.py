@@ -18,7 +18,7 @@ from typing import Any
 
 from whoosh.reading import IndexReader
 
-from . import schema
+from . import schema, termdict
 
 MIN_ENDING = 1  # "*K": endings of any length are mapped; a key ending is matched exactly
 
@@ -27,7 +27,7 @@ def keys_ending_with(reader: IndexReader, ending: str, derived: dict[str, Any] |
     """Sound keys of the index that end with `ending` (the key itself included), sorted."""
     endings = derived.get("sound_endings") if derived is not None else None
     if endings is None:
-        endings = _endings(reader)
+        endings = _endings(termdict.vocabulary(reader, schema.SOUND, derived))
         if derived is not None:
             derived["sound_endings"] = endings
     return endings.get(ending, [])
@@ -59,16 +59,16 @@ def _keys(reader: IndexReader, derived: dict[str, Any] | None) -> tuple[frozense
     """(the index's sound keys, the sounds they are made of), once per index generation."""
     cached = derived.get("sound_keys") if derived is not None else None
     if cached is None:
-        keys = frozenset(reader.field_terms(schema.SOUND))
+        keys = frozenset(termdict.vocabulary(reader, schema.SOUND, derived))
         cached = (keys, sorted({c for k in keys for c in k}))
         if derived is not None:
             derived["sound_keys"] = cached
     return cached
 
 
-def _endings(reader: IndexReader) -> dict[str, list[str]]:
+def _endings(keys: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = defaultdict(list)
-    for key in reader.field_terms(schema.SOUND):
+    for key in keys:
         for i in range(len(key) - MIN_ENDING + 1):
             out[key[i:]].append(key)
     return {k: sorted(v) for k, v in out.items()}

@@ -199,6 +199,29 @@ class TermProbe:
             live, first, at = live[going], first[going], (at[going] + 1) % n[live[going]]
         return out
 
+    def words(self, fieldname: str) -> list[str]:
+        """Every term of a field in this segment, in order, read from the mapped term file: its keys are
+        sorted, a field's all together (whoosh's binary search finds the first). whoosh's field_terms read
+        each through its file layers, seconds for a big segment's words when the first fuzzy search of a
+        generation needs them. Raises Unreadable for a table read otherwise."""
+        table = self._leaf._terms._tindex
+        if fieldname not in self._schema or not hasattr(table, "closest_key_pos"):
+            raise Unreadable(fieldname)
+        prefix = self._keycoder(fieldname, b"")
+        pos = table.closest_key_pos(prefix)
+        out: list[str] = []
+        if pos is None:
+            return out
+        buf, base, end, n, unpack = self._buf, self._base, table.endofdata, len(prefix), _LENGTHS.unpack_from
+        while pos < end:
+            keylen, datalen = unpack(buf, base + pos)
+            at = base + pos + _LENGTHS.size
+            if buf[at : at + n] != prefix:
+                break
+            out.append(buf[at + n : at + keylen].decode("utf-8"))
+            pos += _LENGTHS.size + keylen + datalen
+        return out
+
     def _value(self, key: bytes) -> bytes | None:
         """The hash table's value for `key`, None when absent."""
         itempos = self._find(key)
@@ -714,8 +737,11 @@ def vocabulary(reader: IndexReader, fieldname: str, derived: dict[str, Any] | No
     if cached is not None and cached[0] is reader:
         return cached[1]
     words: set[str] = set()
-    for leaf, _base in reader.leaf_readers():
-        words.update(leaf.field_terms(fieldname))
+    for (leaf, _base), probe in zip(reader.leaf_readers(), probes(reader, derived), strict=True):
+        try:
+            words.update(probe.words(fieldname))  # type: ignore[union-attr]
+        except (Unreadable, AttributeError):  # read through whoosh
+            words.update(leaf.field_terms(fieldname))
     out = sorted(words)
     if derived is not None:
         derived[key] = (reader, out)

@@ -262,3 +262,24 @@ def test_terms_ruled_out_together_are_those_whooshs_lookup_does_not_find(split_a
                             ruled_out += out
                         assert ruled_out >= (0.95 if rounds == 8 else 0.5) * missing, (f, rounds)
                 assert not probe.absent("nosuchfield", ["x"]).any()
+
+
+def test_a_segments_words_read_from_the_map_are_whooshs(split_and_merged):  # noqa: F811
+    """TermProbe.words (a field's keys scanned in the mapped term file) lists what whoosh's field_terms does,
+    for every field of every segment; the vocabulary and the sound keys made from them are whoosh's too."""
+    from index import soundkeys
+
+    for index_dir in split_and_merged:
+        with store.searching(index_dir) as cached:
+            reader = cached.searcher.reader()
+            for (leaf, _base), probe in zip(reader.leaf_readers(), termdict.probes(reader, None), strict=True):
+                for f in (*FIELDS, schema.VIDEO, schema.SPEAKER_LABEL):
+                    assert probe.words(f) == list(leaf.field_terms(f)), f
+                with pytest.raises(termdict.Unreadable):
+                    probe.words("nosuchfield")
+            for f in FIELDS:
+                assert termdict.vocabulary(reader, f, None) == sorted(set(reader.field_terms(f))), f
+            assert soundkeys.known_keys(reader, None) == frozenset(reader.field_terms(schema.SOUND))
+            assert soundkeys.keys_ending_with(reader, "K", None) == sorted(
+                k for k in reader.field_terms(schema.SOUND) if k.endswith("K")
+            )

@@ -205,6 +205,22 @@ def test_a_voice_the_diarizer_has_no_turn_for_takes_its_speaker_from_the_window_
     assert got[0][1] == pytest.approx(float(t(699)) + 0.016875 / 2, abs=2e-3)  # to the end of the voice
 
 
+def test_frame_times_are_the_networks_receptive_field_as_pyannote_3_1_places_them():
+    """A frame's time is the centre of the samples it hears (pyannote 3.1's receptive field, not
+    3.0's 10 s / 589): its span and hop follow from SincNet's convolutions and max-pools alone."""
+    from pipeline.speakers.segmentation import FRAME_HOP, FRAME_SPAN, FRAMES, WINDOW, Segmentation, frames_in
+
+    span, hop = 1, 1
+    for kernel, stride in ((251, 10), (3, 3), (5, 1), (3, 3), (5, 1), (3, 3)):
+        span += (kernel - 1) * hop
+        hop *= stride
+    assert (span, hop) == (FRAME_SPAN, FRAME_HOP) == (991, 270)
+    assert FRAMES == frames_in(WINDOW) == 589
+    assert (FRAMES - 1) * FRAME_HOP + FRAME_SPAN <= WINDOW  # the last frame hears only the window
+    assert Segmentation.frame_time(0) == pytest.approx(991 / 2 / 16000)
+    assert Segmentation.frame_at(float(Segmentation.frame_time(1234))) == 1234
+
+
 # -- the real model ----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_the_model_loads_strictly_from_the_packaged_weights():

@@ -69,17 +69,21 @@ class _Timed:
         return self._run(self.encoder.embed, regions)
 
 
-def encoder_cpu(audio: np.ndarray, names=("campplus", "resemblyzer"), rounds: int = 2) -> dict[str, float]:
-    """Median CPU seconds each encoder spends embedding the diarizer's windows of `audio` (VAD excluded)."""
+def encoder_cpu(
+    audio: np.ndarray, names=("campplus", "campplus-torch", "resemblyzer"), rounds: int = 2
+) -> dict[str, float]:
+    """Median CPU seconds each encoder spends embedding the diarizer's windows of `audio` (VAD excluded).
+    "campplus-torch" is CAM++ with its trunk on torch (the reference) instead of ONNX Runtime."""
     from pipeline.speakers.diarize import _Analysis
-    from pipeline.speakers.embed import WindowEmbedder, get_encoder
+    from pipeline.speakers.embed import CampplusEncoder, WindowEmbedder, get_encoder
 
+    encoders = {n: CampplusEncoder("torch") if n == "campplus-torch" else get_encoder(n) for n in names}
     spent: dict[str, list[float]] = {n: [] for n in names}
     for _ in range(rounds):
         for name in names:
-            timed = _Timed(get_encoder(name))
+            timed = _Timed(encoders[name])
             analysis = _Analysis()
-            analysis.embedder = WindowEmbedder(encoder=name)
+            analysis.embedder = WindowEmbedder(encoder=name.removesuffix("-torch"))
             analysis.embedder.encoder = timed
             step = 30 * 16000
             for at in range(0, len(audio), step):
@@ -282,7 +286,8 @@ def main() -> int:
     if "encoder_cpu_s" in report:
         c = report["encoder_cpu_s"]
         print(
-            f"encoder CPU      CAM++ {c['campplus']:.2f} s, resemblyzer {c['resemblyzer']:.2f} s for the same "
+            f"encoder CPU      CAM++ {c['campplus']:.2f} s (its trunk on torch {c['campplus-torch']:.2f} s), "
+            f"resemblyzer {c['resemblyzer']:.2f} s for the same "
             f"windows ({report['encoder_cpu_ratio']:.2f}x; median of alternating rounds, VAD excluded)"
         )
     if "memory" in report:

@@ -29,6 +29,22 @@ def test_sure_seconds_counts_speech_not_silence():
     assert Gate(audio, TranscribeOptions(vad_filter=False)).sure_seconds(0.0, 10.0) == 0.0  # Silero not asked
 
 
+def test_sure_onset_is_where_the_next_speech_begins():
+    speech = load_audio(fixture("three_voices.mp4"))
+    first = speech[: 5 * SR]
+    audio = np.concatenate([first, np.zeros(3 * SR, np.float32), speech])
+    gate = Gate(audio, TranscribeOptions())
+    end = gate.audio.size / SR
+    sure = gate._spans(0.5, 200, pad_ms=0)
+    again = next(c["start"] for c in sure if c["start"] >= first.size) / SR  # the second reading, original time
+    after = gate.sure_onset(2.0, end)  # from inside the first reading: its speech goes on, decoded from there
+    assert after == 2.0
+    last = max(c["end"] for c in sure if c["end"] <= first.size + 0.1 * SR) / SR  # the first reading's end
+    onset = gate.sure_onset(last - 0.1, end)  # gated seconds; its original time is the next speech, padded
+    assert abs(gate.span(onset, onset)[0] - (again - TranscribeOptions().vad_speech_pad_ms / 1000)) < 0.05
+    assert gate.sure_onset(end - 0.2, end) == end - 0.2  # nothing sure after it
+
+
 def _stopping_early(monkeypatch):
     """The model as it fails on noisy speech: its first window closes after its first segment with a
     timestamp alone, so faster-whisper takes the whole window as done."""

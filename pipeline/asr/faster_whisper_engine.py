@@ -197,8 +197,10 @@ class FasterWhisperEngine(WhisperEngine):
             if tail is None or b - tail < TAIL_SPEECH_S or gate.sure_seconds(tail, b) < TAIL_SPEECH_S:
                 break
             before = tokens if reset else (context or []) + tokens
+            # From where that speech begins: Whisper puts a first word at its window's start, noise or not.
+            start = gate.sure_onset(tail, b)
             segs, lost, more, again, tail = self._decode_span(
-                lane, gate, options, (tail, b), before[-keep:] or None, hotwords
+                lane, gate, options, (start, b), before[-keep:] or None, hotwords
             )
             out.extend(segs)
             dropped.extend(lost)

@@ -33,6 +33,7 @@ from ..options import TranscribeOptions
 from ..transcript import Segment, Word
 
 SURE_THRESHOLD = 0.5  # Silero's usual threshold: speech it is sure of, for language detection
+GOES_ON_S = 0.5  # sure speech past a word's end longer than its alignment error and Silero's hangover
 STRETCH_SILENCE_MS = 200  # a pause this long ends a stretch of speech (see `stretches`)
 
 
@@ -80,6 +81,27 @@ class Gate:
             return [(0.0, self.duration)]
         spans = self._spans(self._options.vad_threshold, STRETCH_SILENCE_MS)
         return [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in spans]
+
+    def sure_onset(self, start: float, end: float) -> float:
+        """Where (gated seconds) the next speech Silero is sure of begins after `start` (before `end`),
+        widened by the gate's padding, as the gate widens a region; `start` when the speech under way
+        at `start` goes on, or none is sure."""
+        if self.sure_seconds(start, end) == 0.0:
+            return start
+        a, b = self.span(start, end)
+        if any(x <= a < y and y - a >= GOES_ON_S for x, y in self._sure):
+            return start  # more than a last word's end is heard right after `start`: decode from there
+        onsets = [x for x, _ in self._sure if a < x < b]
+        if not onsets:
+            return start
+        onset = min(onsets) - self._options.vad_speech_pad_ms / 1000
+        if onset <= a:
+            return start
+        lo, hi = start, end  # the gated time whose original time is `onset`: the map is monotonic
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if self.span(mid, mid)[0] < onset else (lo, mid)
+        return lo
 
     def sure_seconds(self, start: float, end: float) -> float:
         """Seconds of speech Silero is sure of (p >= SURE_THRESHOLD, unpadded) in [start, end) of the

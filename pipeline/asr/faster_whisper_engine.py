@@ -176,6 +176,43 @@ class FasterWhisperEngine(WhisperEngine):
         self, lane: tuple[Any, SeededSampling], gate: Gate, options: TranscribeOptions,
         piece: tuple[float, float], context: list[int] | None, hotwords: str | None,
     ) -> tuple[list[Segment], list[Dropped], list[int], bool]:  # fmt: skip
+        """The piece, then what its decoding left unwritten at its end, if that is speech.
+
+        A piece is shorter than Whisper's 30-s window, so it is decoded in one
+        window, padded. When the model closes its text with a timestamp alone,
+        faster-whisper takes the whole window as done (as it must: it cannot
+        tell a finished window from a model that stopped early) and goes on
+        after it; a window ending at a fixed 30 s would have that tail again as
+        the start of the next one, but a piece's end is the end. So the speech
+        after the last segment was never looked at, and no check put it on
+        record. Where Silero is sure there is speech there (TAIL_SPEECH_S or
+        more, not a breath or a click), the rest of the piece is decoded again
+        on its own, after the text before it, as the sequential decoding would
+        seek to it. Repeated while each decoding writes something, so it ends.
+        """
+        a, b = piece
+        keep = self.model.max_length // 2 - 1
+        out, dropped, tokens, reset, tail = self._decode_span(lane, gate, options, piece, context, hotwords)
+        for _ in range(MAX_TAILS):
+            if tail is None or b - tail < TAIL_SPEECH_S or gate.sure_seconds(tail, b) < TAIL_SPEECH_S:
+                break
+            before = tokens if reset else (context or []) + tokens
+            # From where that speech begins: Whisper puts a first word at its window's start, noise or not.
+            start = gate.sure_onset(tail, b)
+            segs, lost, more, again, tail = self._decode_span(
+                lane, gate, options, (start, b), before[-keep:] or None, hotwords
+            )
+            out.extend(segs)
+            dropped.extend(lost)
+            tokens, reset = (more, True) if again else (tokens + more, reset)
+        return out, dropped, tokens, reset
+
+    def _decode_span(
+        self, lane: tuple[Any, SeededSampling], gate: Gate, options: TranscribeOptions,
+        piece: tuple[float, float], context: list[int] | None, hotwords: str | None,
+    ) -> tuple[list[Segment], list[Dropped], list[int], bool, float | None]:  # fmt: skip
+        """`piece` decoded the sequential way; its segments, drops, tokens, whether the context was reset,
+        and where (gated seconds) its last window stopped writing when that window was kept (else None)."""
         model, _ = lane
         a, b = piece
         audio = gate.audio[round(a * SAMPLE_RATE) : round(b * SAMPLE_RATE)]
@@ -211,7 +248,7 @@ class FasterWhisperEngine(WhisperEngine):
             dropped: list[Dropped] = []
             tokens: list[int] = []
             reset = False
-            seen, last_end = 0, 0.0
+            seen, last_end, written = 0, 0.0, 0.0
             for s in segments:
                 skipped = skipped_text(windows.windows[seen:-1])
                 if skipped:
@@ -225,12 +262,15 @@ class FasterWhisperEngine(WhisperEngine):
                 if s.temperature > PROMPT_RESET_TEMPERATURE:  # as the decoding loop drops its context
                     tokens, reset = [], True
                 last_end = s.end
+                written = s.words[-1].end if s.words else s.end
             skipped = skipped_text(windows.windows[seen:])
             if skipped:
                 dropped.append(Dropped(*gate.span(a + last_end, b), NO_SPEECH, skipped))
+            # Unwritten speech after the last word is left out unseen only when no window came after it.
+            tail = a + written if written > 0 and seen == len(windows.windows) else None
         finally:
             del model.generate_with_fallback
-        return out, dropped, tokens, reset
+        return out, dropped, tokens, reset, tail
 
     def _decode_batched(
         self, gate: Gate, options: TranscribeOptions, hotwords: str | None,
@@ -368,6 +408,8 @@ PIECE_S = 30.0  # Whisper's window
 PIECE_SAMPLER_SHARE = 2  # a piece's seeded sampler (the fallback) gets this share of the cores
 CUT_LOOK_S = 10.0  # a piece decoded with context ends in the longest pause of its last 10 s
 PROMPT_RESET_TEMPERATURE = 0.5  # faster-whisper's prompt_reset_on_temperature
+TAIL_SPEECH_S = 1.0  # sure speech left unwritten at a piece's end that is decoded again (see `_decode_one_piece`)
+MAX_TAILS = 2  # at most this many decodings again of one piece's end
 SENTENCE_PAUSE_S = 1.5  # a pause this long ends a segment even without a full stop
 
 

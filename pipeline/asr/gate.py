@@ -33,6 +33,7 @@ from ..options import TranscribeOptions
 from ..transcript import Segment, Word
 
 SURE_THRESHOLD = 0.5  # Silero's usual threshold: speech it is sure of, for language detection
+GOES_ON_S = 0.5  # sure speech past a word's end longer than its alignment error and Silero's hangover
 STRETCH_SILENCE_MS = 200  # a pause this long ends a stretch of speech (see `stretches`)
 
 
@@ -45,6 +46,8 @@ class Gate:
         self.regions = [(0.0, self.duration)]
         self._source, self._options = audio, options
         self._vad: _OnceVad | None = None  # Silero's probabilities of `audio`, computed on first use
+        self._sure: list[tuple[float, float]] | None = None  # `sure_seconds`' spans, on first use
+        self._sure_lock = threading.Lock()
         if not options.vad_filter:
             self.audio = audio
             return
@@ -58,12 +61,13 @@ class Gate:
         else:
             self.audio = np.zeros(0, np.float32)
 
-    def _spans(self, threshold: float, min_silence_ms: int | None = None) -> list[dict]:
+    def _spans(self, threshold: float, min_silence_ms: int | None = None, pad_ms: int | None = None) -> list[dict]:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         o = self._options
         silence = o.vad_min_silence_ms if min_silence_ms is None else min_silence_ms
-        vad = VadOptions(threshold=threshold, min_silence_duration_ms=silence, speech_pad_ms=o.vad_speech_pad_ms)
+        pad = o.vad_speech_pad_ms if pad_ms is None else pad_ms
+        vad = VadOptions(threshold=threshold, min_silence_duration_ms=silence, speech_pad_ms=pad)
         if self._vad is None:
             self._vad = _OnceVad()
         with self._vad.in_use():
@@ -77,6 +81,42 @@ class Gate:
             return [(0.0, self.duration)]
         spans = self._spans(self._options.vad_threshold, STRETCH_SILENCE_MS)
         return [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in spans]
+
+    def sure_onset(self, start: float, end: float) -> float:
+        """Where (gated seconds) the next speech Silero is sure of begins after `start` (before `end`),
+        widened by the gate's padding, as the gate widens a region; `start` when the speech under way
+        at `start` goes on, or none is sure."""
+        if self.sure_seconds(start, end) == 0.0:
+            return start
+        a, b = self.span(start, end)
+        if any(x <= a < y and y - a >= GOES_ON_S for x, y in self._sure):
+            return start  # more than a last word's end is heard right after `start`: decode from there
+        onsets = [x for x, _ in self._sure if a < x < b]
+        if not onsets:
+            return start
+        onset = min(onsets) - self._options.vad_speech_pad_ms / 1000
+        if onset <= a:
+            return start
+        lo, hi = start, end  # the gated time whose original time is `onset`: the map is monotonic
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if self.span(mid, mid)[0] < onset else (lo, mid)
+        return lo
+
+    def sure_seconds(self, start: float, end: float) -> float:
+        """Seconds of speech Silero is sure of (p >= SURE_THRESHOLD, unpadded) in [start, end) of the
+        gated audio: how much a decoding that wrote nothing there has left out (see
+        `faster_whisper_engine`); none when the gate is off (Silero was not asked)."""
+        if not self._options.vad_filter:
+            return 0.0
+        with self._sure_lock:  # pieces decoded side by side ask at once; Silero's spans found once
+            if self._sure is None:
+                spans = self._spans(SURE_THRESHOLD, STRETCH_SILENCE_MS, pad_ms=0)
+                self._sure = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in spans]
+        a, b = self.span(start, end)  # the original timeline, where the spans are
+        if b <= a:
+            return 0.0
+        return sum(max(0.0, min(b, y) - max(a, x)) for x, y in self._sure)
 
     def sure_speech(self) -> np.ndarray:
         """The speech Silero is sure of (p >= SURE_THRESHOLD), to read the language from;

@@ -93,8 +93,12 @@ def test_real_words_stay_on_real_speech_across_long_silences():
     result = engine.transcribe(spaced, TranscribeOptions(language="en"))
     words = [w for s in result.segments for w in s.words]
     assert len(words) > 40
+    # A word's end may run on as far as the stretch it is held to: Silero closes 0.2-0.4 s after the
+    # last syllable (as it opens late on the first), then the gate's padding; measured on this
+    # fixture, stretches end 0.64-0.76 s after the reference turns. Within the 6-s silences is wrong.
+    late = pad + 0.4
     for w in words:
-        assert any(a - pad <= w.start and w.end <= b + pad for a, b in shifted), (w, shifted)
+        assert any(a - pad <= w.start and w.end <= b + late for a, b in shifted), (w, shifted)
     for s in result.segments:
         assert not any(s.start < a and b < s.end for a, b in silences), (s.start, s.end, s.text)
     # The stretches the words are held to cover the real speech.

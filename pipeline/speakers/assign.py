@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -88,32 +88,29 @@ class _Heard:
                 self.spans.append([a, b])
         self.starts = [a for a, _b in self.spans]
 
-    def silent(self, start: float, end: float) -> bool:
-        """Whether [start, end] holds a stretch of SPLIT_PAUSE_S with nobody heard."""
+    def _heard_after_pauses(self, start: float, end: float) -> Iterator[float]:
+        """Where speech is heard again after each stretch of SPLIT_PAUSE_S with nobody heard inside
+        [start, end], in order; then `end` if [start, end] ends in such a stretch."""
         if end - start < SPLIT_PAUSE_S:
-            return False
+            return
         at = start
         for a, b in self.spans[max(0, bisect.bisect_right(self.starts, start) - 1) :]:
             if a >= end:
                 break
             if a - at >= SPLIT_PAUSE_S:
-                return True
+                yield a
             at = max(at, b)
-        return end - at >= SPLIT_PAUSE_S
+        if end - at >= SPLIT_PAUSE_S:
+            yield end
+
+    def silent(self, start: float, end: float) -> bool:
+        """Whether [start, end] holds a stretch of SPLIT_PAUSE_S with nobody heard."""
+        return next(self._heard_after_pauses(start, end), None) is not None
 
     def after_silence(self, start: float, end: float) -> float:
         """Where the last stretch of SPLIT_PAUSE_S with nobody heard inside [start, end] ends, if
         speech is heard after it before `end`; else `start`."""
-        if end - start < SPLIT_PAUSE_S:
-            return start
-        at, found = start, start
-        for a, b in self.spans[max(0, bisect.bisect_right(self.starts, start) - 1) :]:
-            if a >= end:
-                break
-            if a - at >= SPLIT_PAUSE_S:
-                found = a
-            at = max(at, b)
-        return found
+        return max((t for t in self._heard_after_pauses(start, end) if t < end), default=start)
 
 
 def _clip_starts(seg: Segment, heard: _Heard) -> Segment:

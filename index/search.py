@@ -969,19 +969,14 @@ class _Candidates:
         read: list[tuple[int, int, termdict.TermPostings]] | None = []
         df = 0
         try:
-            if self.flt is None:  # (no filter: every block of every segment)
-                for i, probe in enumerate(self._probes):
-                    got = probe.open(fieldname, text)
-                    if got is not None:
-                        read.append((i, self._bases[i], got))  # type: ignore[union-attr]
-                        df += got.df
-            else:
-                for i, ((leaf, base), probe) in enumerate(zip(reader.leaf_readers(), self._probes, strict=True)):
-                    # none of its blocks if the filter lets none through
-                    got = probe.open(fieldname, text, self._within(i, base, leaf))
-                    if got is not None:
-                        read.append((i, base, got))  # type: ignore[union-attr]
-                        df += got.df
+            leaves = None if self.flt is None else list(reader.leaf_readers())  # no filter: every block
+            for i, probe in enumerate(self._probes):
+                # none of its blocks if the filter lets none through
+                within = None if leaves is None else self._within(i, self._bases[i], leaves[i][0])
+                got = probe.open(fieldname, text, within)
+                if got is not None:
+                    read.append((i, self._bases[i], got))  # type: ignore[union-attr]
+                    df += got.df
         except termdict.Unreadable:
             read = None
         posts = self._postings[key] = None if read is None else (read, df)

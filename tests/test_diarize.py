@@ -312,3 +312,55 @@ def test_fbank_finds_a_tone_in_its_band_and_ignores_the_level():
     assert abs(centres[int(np.median(feats.argmax(axis=1)))] - 1000) < 60
     loud = fbank(tone * 8)
     np.testing.assert_allclose(loud - loud.mean(0), feats - feats.mean(0), atol=1e-3)  # only the mean moves
+
+
+# -- speakers are found on windows of one voice -------------------------------------------------
+def test_windows_that_mostly_hear_two_voices_find_no_speaker():
+    """A window over two people talking at once embeds a mix that lies between their voices and,
+    heard in enough windows, passes for a third speaker; without those windows the two are found."""
+    from pipeline.speakers.diarize import _find_speakers, _one_voice, _two_voices
+    from pipeline.speakers.segmentation import Segmentation, frames_in
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=192), rng.normal(size=192)
+
+    def voice(centre: np.ndarray, n: int) -> np.ndarray:
+        v = centre + 0.8 * rng.normal(size=(n, 192)) * np.linalg.norm(centre) / np.sqrt(192)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    vectors = np.concatenate([voice(a, 60), voice(b, 60), voice(a + b, 30)]).astype(np.float32)
+    starts = np.arange(len(vectors)) * 0.4  # 1.6-s windows every 0.4 s: A, then B, then both at once
+    spans = np.stack([starts, starts + 1.6], axis=1)
+    n = frames_in(int((starts[-1] + 3) * 16000))
+    overlap = np.where(Segmentation.frame_time(np.arange(n)) >= starts[120], 0.8, 0.0).astype(np.float32)
+    seg = Segmentation(np.full(n, 0.9, np.float32), overlap, np.zeros((0, 589, 3), np.float16), np.zeros(0, int))
+    rows = np.arange(len(vectors))
+    share = _two_voices(seg, spans)
+    assert share[:117].max() == 0 and 0 < share[117] < share[118] < 0.5 < share[119] and share[120:].min() == 1
+    bounds = {"num_speakers": None, "min_speakers": 1, "max_speakers": 8}
+    assert len(_find_speakers(vectors, spans, rows, bounds)) == 3  # the mix is taken for a speaker
+    kept = _one_voice(seg, spans, rows)
+    assert kept.tolist() == list(range(119))  # the last window of B is mostly over the overlap
+    assert len(_find_speakers(vectors, spans, kept, bounds)) == 2
+    assert _one_voice(seg, spans, rows[120:]).tolist() == rows[120:].tolist()  # nothing but overlap: all stay
+    assert _one_voice(None, spans, rows) is rows
+
+
+def test_windows_left_out_of_the_search_still_count_in_a_speakers_share_of_the_speech():
+    """A voice in 4 of 64 windows (6 % of them) is a speaker; the same voice beside 25 more windows
+    of speech left out of the search (mixed voices) has under the sliver share (5 %) and is not."""
+    from pipeline.speakers.cluster import SLIVER_SHARE, Items, cluster
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=192), rng.normal(size=192)
+
+    def voice(centre: np.ndarray, n: int) -> np.ndarray:
+        v = centre + 0.8 * rng.normal(size=(n, 192)) * np.linalg.norm(centre) / np.sqrt(192)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    vectors = np.concatenate([voice(a, 60), voice(b, 4)]).astype(np.float32)
+    starts = np.arange(64) * 2.0
+    items = Items.from_windows(vectors, np.stack([starts, starts + 1.6], axis=1), np.arange(64), np.arange(64))
+    assert 4 * 1.6 > SLIVER_SHARE * 64 * 1.6 and 4 * 1.6 < SLIVER_SHARE * (64 + 25) * 1.6
+    assert len(cluster(items).centroids) == 2
+    assert len(cluster(items, left_out_s=25 * 1.6).centroids) == 1

@@ -184,8 +184,13 @@ def cluster(
     num_speakers: int | None = None,
     min_speakers: int = 1,
     max_speakers: int = MAX_SPEAKERS,
+    left_out_s: float = 0.0,
 ) -> Clustering:
-    """Speaker label per item (a window or a piece of windows), and the speakers' unit centroids."""
+    """Speaker label per item (a window or a piece of windows), and the speakers' unit centroids.
+
+    `left_out_s`: speech of the same recording kept out of the items (windows that mix two voices,
+    see diarize). It is still speech: a part's share of it, which makes a sliver, is taken over the
+    items and it, so leaving windows out makes no small part a speaker."""
     n = len(items)
     if n == 0:
         return Clustering(np.zeros(0, int), np.zeros((0, items.sums.shape[1])))
@@ -198,7 +203,8 @@ def cluster(
     if len(solid) > MAX_ITEMS:
         solid = solid[np.linspace(0, len(solid) - 1, MAX_ITEMS).round().astype(int)]
     base = items.subset(solid)
-    labels = _speakers(base, min_speakers, max_speakers)
+    share_of = 1.0 + left_out_s / max(float(items.duration.sum()), 1e-9)  # the items' speech -> all of it
+    labels = _speakers(base, min_speakers, max_speakers, share_of)
     x, w = items.unit, np.maximum(items.duration, 1e-3)
     k = int(labels.max()) + 1
     start = np.argmax(x @ _centroids(base.unit, labels, w[solid], k).T, axis=1)
@@ -268,13 +274,14 @@ def _best_split(items: Items, members: np.ndarray, total: float) -> _Split | Non
     return best
 
 
-def _speakers(items: Items, min_speakers: int, max_speakers: int) -> np.ndarray:
-    """Split clusters in two while the halves are told apart, clearest split first."""
+def _speakers(items: Items, min_speakers: int, max_speakers: int, share_of: float = 1.0) -> np.ndarray:
+    """Split clusters in two while the halves are told apart, clearest split first (a part's share
+    of the speech is over `share_of` times the items')."""
     n = len(items)
     x, w = items.unit, np.maximum(items.duration, 1e-3)
     hi = max(1, min(max_speakers, n))
     lo = max(1, min(min_speakers, hi))
-    total = float(items.duration.sum())
+    total = float(items.duration.sum()) * share_of
     labels = np.zeros(n, int)
     cache: dict[bytes, _Split | None] = {}
     while int(labels.max()) + 1 < hi:

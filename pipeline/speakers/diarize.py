@@ -3,7 +3,8 @@
     speech regions (vad), with the short pauses inside them
     -> 1.6 s windows every 0.4 s over each region (FIND), and over each
        stretch between its pauses (LABEL), embedded (embed)
-    -> speakers found on the FIND windows, each window one item (cluster)
+    -> speakers found on the FIND windows, each window one item (cluster),
+       without those that mostly hear two people at once (segmentation)
     -> every LABEL window scored against the speaker centroids, smoothed
        within its region (Viterbi; switching is cheaper at a pause), and cut
        into turns, at the pause where a change falls between two stretches
@@ -48,7 +49,7 @@ from .cluster import Items, cluster
 from .embed import FIND, LABEL, WindowEmbedder
 from .overlap import merged_voices, overlap_turns, with_merged_voices
 from .reconstruct import heard
-from .segmentation import Segmenter
+from .segmentation import FRAME_HOP, FRAME_SPAN, Segmentation, Segmenter
 from .vad import SpeechDetector
 
 __all__ = ["Turn", "Turns", "diarize", "diarize_file", "diarize_stream", "assign_speakers"]
@@ -57,6 +58,7 @@ BLOCK_S = 30.0  # audio is read in blocks this long
 SWITCH_PENALTY = 0.15  # in cosine units: how much better a new speaker must fit to switch
 PAUSE_SWITCH_PENALTY = 0.05  # ... at a pause inside a region, where people take turns
 BRIDGE_S = 0.5  # a pause shorter than this inside one speaker's talk stays inside the turn
+MAX_TWO_VOICES = 0.5  # a window with two voices at once on more of its frames than this finds no speaker
 
 
 @dataclass
@@ -137,15 +139,42 @@ class _Analysis:
             self.regions.append((start, end))
 
 
-def _find_speakers(vectors: np.ndarray, spans: np.ndarray, rows: np.ndarray, bounds: dict) -> np.ndarray:
-    """Unit centroids of the speakers heard in windows `rows`, each window its own clustering item.
+def _two_voices(seg: Segmentation, spans: np.ndarray) -> np.ndarray:
+    """Per window (rows of (start, end) seconds): the share of its segmentation frames where the
+    likeliest count is two speakers at once (`Segmentation.count`)."""
+    two = np.r_[0, np.cumsum(seg.count() >= 2)]
+    n = len(two) - 1
+    hop, centre = FRAME_HOP / SAMPLE_RATE, FRAME_SPAN / 2 / SAMPLE_RATE
+    a = np.clip(np.round((spans[:, 0] - centre) / hop).astype(int), 0, n)
+    b = np.clip(np.round((spans[:, 1] - centre) / hop).astype(int), 0, n)
+    return (two[b] - two[a]) / np.maximum(1, b - a)
+
+
+def _one_voice(seg: Segmentation | None, spans: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`rows` without the windows that mostly hear two people at once (more than MAX_TWO_VOICES of
+    their frames), as pyannote leaves overlapped speech out of its speaker embeddings: such a
+    window embeds a mix of two voices, which lies between the two speakers' and, in a meeting
+    where a third of the speech overlaps, is taken for a speaker of its own (one voice split in
+    three). The windows are still labelled, and still speech to the clustering's sliver rule; only
+    the search for speakers leaves them out. All of them stay if none hears one voice."""
+    if seg is None or not len(rows):
+        return rows
+    keep = _two_voices(seg, spans[rows]) <= MAX_TWO_VOICES
+    return rows[keep] if keep.any() else rows
+
+
+def _find_speakers(
+    vectors: np.ndarray, spans: np.ndarray, rows: np.ndarray, bounds: dict, left_out_s: float = 0.0
+) -> np.ndarray:
+    """Unit centroids of the speakers heard in windows `rows`, each window its own clustering item
+    (`left_out_s`: seconds of the recording's windows left out, see `cluster`).
 
     Single windows rather than pieces of several: on real meetings, pieces of a
     few seconds mix the voices of people who talk without pausing, and the
     split between them disappears; 1.6 s windows keep it (see the README).
     """
     items = Items.from_windows(vectors, spans, np.arange(len(rows)), rows)
-    return cluster(items, **bounds).centroids.astype(np.float32)
+    return cluster(items, left_out_s=left_out_s, **bounds).centroids.astype(np.float32)
 
 
 def _label(
@@ -283,7 +312,11 @@ def diarize_stream(
     find = np.flatnonzero(roles & FIND)
     lab = np.flatnonzero(roles & LABEL)
     bounds = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers}
-    centroids = _find_speakers(vectors, spans, find, bounds)
+    seg = segmenter.finish() if segmenter is not None else None
+    one = _one_voice(seg, spans, find)
+    mixed_s = float(np.ptp(spans[np.setdiff1d(find, one)], axis=1).sum())
+    find = one
+    centroids = _find_speakers(vectors, spans, find, bounds, mixed_s)
     labels = _label(vectors, lab, region_of, piece_of, centroids)
     changes = _change_times(spans[lab], region_of[lab], piece_of[lab], emb.piece_spans, labels)
     if changes:
@@ -292,10 +325,9 @@ def diarize_stream(
         # their own. Find the speakers again without them.
         keep = find[~_straddles(spans[find], region_of[find], changes)]
         if len(keep):
-            centroids = _find_speakers(vectors, spans, keep, bounds)
+            centroids = _find_speakers(vectors, spans, keep, bounds, mixed_s)
             labels = _label(vectors, lab, region_of, piece_of, centroids)
     turns = _turns(emb.piece_spans, spans[lab], piece_of[lab], labels)
-    seg = segmenter.finish() if segmenter is not None else None
     if seg is not None:  # a voice the clustering merged into another's turns is a speaker of its own
         turns = with_merged_voices(turns, merged_voices(seg, turns), Turn)
     out = Turns(turns, _voices(turns, spans[lab], vectors[lab]))

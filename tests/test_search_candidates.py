@@ -1,4 +1,4 @@
-"""The tolerant tiers found from postings (search._Candidates) answer exactly as whoosh's full search does.
+"""The tolerant tiers found from postings (index.candidates) answer exactly as whoosh's full search does.
 
 Real whoosh indexes (one whoosh segment per video, and merged): every query
 of test_search_segments, plus NOT, filters and limits, gives the same hits,
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from test_search_segments import QUERIES, split_and_merged  # noqa: F401 - a fixture
 
+from index import candidates, store
 from index import search as searchmod
-from index import store
 
 MORE = [
     ("Skolkovo NOT funding", {}), ("harbour NOT budget", {}), ("Skolkavo", {"video": "v2"}),
@@ -51,7 +51,7 @@ def test_candidates_are_a_superset_and_pruning_keeps_the_matches(split_and_merge
     from whoosh import query as Q
 
     with store.searching(split_and_merged[0]) as cached:
-        c = searchmod._Candidates(cached.searcher, None)
+        c = candidates.Candidates(cached.searcher, None)
         q = Q.Or([Q.Term("exact", "harbour"), Q.Term("exact", "nosuchword"), Q.Term("exact", "skolkovo")])
         found = c.search(q, None, set())
         assert len(found) >= 3
@@ -72,14 +72,14 @@ def test_candidates_are_a_superset_and_pruning_keeps_the_matches(split_and_merge
 def test_a_name_heard_as_two_words_is_matched_by_positions(split_and_merged, monkeypatch):  # noqa: F811
     """ "join Skolkovo" heard "nineskill Corvo": found by the two-part Sequence, matched from term positions."""
     found: list[int] = []
-    pair_scores = searchmod._Candidates._pair_scores
+    pair_scores = candidates.Candidates._pair_scores
 
     def spy(self, q, pair, docs):
         out = pair_scores(self, q, pair, docs)
         found.extend(out)
         return out
 
-    monkeypatch.setattr(searchmod._Candidates, "_pair_scores", spy)
+    monkeypatch.setattr(candidates.Candidates, "_pair_scores", spy)
     hits = searchmod.search(split_and_merged[0], "Skolkovo").hits
     corvo = [h for h in hits if "Corvo" in h.text]
     assert corvo and corvo[0].match == "phonetic" and corvo[0].matched_text == "nineskill Corvo"

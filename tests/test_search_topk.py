@@ -1,4 +1,4 @@
-"""A tolerant tier's page found from score bounds (search._Candidates._top) is the page of scoring every candidate.
+"""A tolerant tier's page found from score bounds (candidates.Candidates._top) is the page of scoring every candidate.
 
 Real whoosh indexes of a few hundred segments (one whoosh segment per three videos,
 and merged into one) where names and their sounds-alike neighbours (heard whole, a
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from test_index import make_transcript
 
+from index import candidates, store, writer
 from index import search as searchmod
-from index import store, writer
 
 COMMON = ("the and we said tax relief harbour budget market council people government money year "
           "border company paid place spring again funding announced").split()  # fmt: skip
@@ -75,7 +75,7 @@ def _hits(index_dir: Path, q: str, kw: dict) -> list[tuple]:
 def _compare(indexes, monkeypatch, queries: list[str], asked: list[dict]) -> int:
     """Every query both ways on both indexes; how many candidates the bounds left unscored."""
     skipped = 0
-    top = searchmod._Candidates._top
+    top = candidates.Candidates._top
 
     def counting(self, q, want, pool, bounds):
         nonlocal skipped
@@ -94,16 +94,16 @@ def _compare(indexes, monkeypatch, queries: list[str], asked: list[dict]) -> int
             del self.scores
             skipped += len(pool) - len(scored)
 
-    monkeypatch.setattr(searchmod._Candidates, "_top", counting)
+    monkeypatch.setattr(candidates.Candidates, "_top", counting)
     split, merged = indexes
     with store.searching(split) as a, store.searching(merged) as b:
         assert (len(a.searcher.reader().leaf_readers()), len(b.searcher.reader().leaf_readers())) == (4, 1)
     for index_dir in indexes:
         for q in queries:
             for kw in asked:
-                monkeypatch.setattr(searchmod, "TOP_K", True)
+                monkeypatch.setattr(candidates, "TOP_K", True)
                 new = _hits(index_dir, q, kw)
-                monkeypatch.setattr(searchmod, "TOP_K", False)
+                monkeypatch.setattr(candidates, "TOP_K", False)
                 old = _hits(index_dir, q, kw)
                 assert new == old, (index_dir.name, q, kw)
     return skipped
@@ -128,7 +128,7 @@ def test_a_bound_is_never_below_the_score(indexes):
             s = cached.searcher
             for word in ("Skolkavo", "brebrekilkilx", "Kittiwake", "goverment"):
                 tiers = dict(querymod.parse(word).tiers())
-                c = searchmod._Candidates(s, None, cached.derived)
+                c = candidates.Candidates(s, None, cached.derived)
                 for tier in ("phonetic", "fuzzy"):
                     q = searchmod._expand_fuzzy(tiers[tier], s.reader(), {None: cached.derived})
                     pool = c.docs(q)

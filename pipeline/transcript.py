@@ -75,7 +75,7 @@ class Dropped:
 
     start: float  # seconds on the video's playback timeline
     end: float
-    reason: str  # "no speech" | "repetitive" | "glossary echo"
+    reason: str  # "no speech" | "repetitive" | "glossary echo" | "below the speech gate"
     text: str = ""  # what the recognizer wrote for it
 
 

@@ -31,7 +31,8 @@ audio, so an archive does not change character with the engine:
   the model, and it then invents words.) The no-speech and
   compression-ratio checks remain as a second guard, and whatever they
   leave out is returned in `TranscriptionResult.dropped` (what, where,
-  why), so a drop of real speech can be seen and audited.
+  why), so a drop of real speech can be seen and audited; so is what the
+  gate left out where Silero heard something faintly (`Gate.left_out`).
 * the glossary steers every window, not just the first (openai-whisper
   `carry_initial_prompt`, faster-whisper `hotwords`), because with
   the previous text as context an initial prompt soon scrolls out of reach.
@@ -60,7 +61,7 @@ import numpy as np
 
 from ..options import TranscribeOptions
 from ..transcript import Dropped, Segment
-from .decisions import REPETITIVE
+from .decisions import BELOW_GATE, REPETITIVE
 from .gate import Gate
 from .glossary_merge import drop_glossary_echoes, merge_glossary
 from .speech_bounds import bound_to_speech
@@ -153,10 +154,11 @@ class WhisperEngine:
         gate = Gate(_as_audio(audio), options)
         if progress:
             progress(0.0)
+        faint = [Dropped(a, b, BELOW_GATE) for a, b in gate.left_out()]
         if gate.audio.size == 0:
             if progress:
                 progress(1.0)
-            return TranscriptionResult([], options.language or "en")
+            return TranscriptionResult([], options.language or "en", faint)
         if options.language is None:  # read from the speech the VAD is sure of (see `gate`)
             options = replace(options, language=self._detect_language(gate.sure_speech(), options))
         prompt = glossary_prompt(options.glossary)
@@ -173,7 +175,7 @@ class WhisperEngine:
         segments = _guard(drop_glossary_echoes(segments, options.glossary, dropped), options, dropped)
         if options.vad_filter:  # word times held to the speech they were heard in (see `speech_bounds`)
             segments = bound_to_speech(segments, gate.regions, gate.stretches())
-        return TranscriptionResult(segments, language, sorted(dropped, key=lambda d: (d.start, d.end)))
+        return TranscriptionResult(segments, language, sorted(dropped + faint, key=lambda d: (d.start, d.end)))
 
     def _decode(
         self, gate: Gate, options: TranscribeOptions, prompt: str | None, steer_every_window: bool,

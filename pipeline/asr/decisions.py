@@ -22,6 +22,7 @@ from .gate import Gate
 
 NO_SPEECH = "no speech"
 REPETITIVE = "repetitive"
+BELOW_GATE = "below the speech gate"  # heard faintly, left out by the gate, never decoded (Gate.left_out)
 
 
 @dataclass

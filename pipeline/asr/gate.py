@@ -35,6 +35,8 @@ from ..transcript import Segment, Word
 SURE_THRESHOLD = 0.5  # Silero's usual threshold: speech it is sure of, for language detection
 GOES_ON_S = 0.5  # sure speech past a word's end longer than its alignment error and Silero's hangover
 STRETCH_SILENCE_MS = 200  # a pause this long ends a stretch of speech (see `stretches`)
+FAINT_THRESHOLD = 0.05  # a sound Silero scores this high, if the gate leaves it out, is put on record (`left_out`)
+FAINT_MIN_S = 0.25  # ... when at least this long (Silero's shortest speech)
 
 
 class Gate:
@@ -81,6 +83,29 @@ class Gate:
             return [(0.0, self.duration)]
         spans = self._spans(self._options.vad_threshold, STRETCH_SILENCE_MS)
         return [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in spans]
+
+    def left_out(self) -> list[tuple[float, float]]:
+        """Stretches (original seconds) where Silero heard something like speech, below the gate's
+        threshold, that the gate left out: never decoded, so in no transcript and no other record.
+
+        Far-field speech can score under the gate (a word across the room, 0.1-0.2), and Whisper
+        on the whole audio writes words there; noise can score as much. Which it was is for a
+        person to check, as a window the no-speech check skipped is: so it goes on record in
+        `Transcript.dropped` rather than vanishing unseen. Empty when the gate is off."""
+        if not self._options.vad_filter:
+            return []
+        heard = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in self._spans(FAINT_THRESHOLD, pad_ms=0)]
+        out: list[tuple[float, float]] = []
+        for a, b in heard:
+            for x, y in self.regions:  # sorted, apart: what of [a, b) lies outside every region
+                if y <= a or x >= b:
+                    continue
+                if x - a >= FAINT_MIN_S:
+                    out.append((round(a, 3), round(x, 3)))
+                a = max(a, y)
+            if b - a >= FAINT_MIN_S:
+                out.append((round(a, 3), round(b, 3)))
+        return out
 
     def sure_onset(self, start: float, end: float) -> float:
         """Where (gated seconds) the next speech Silero is sure of begins after `start` (before `end`),
